@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: bws_secret
+short_description: Read Bitwarden Secrets Manager secrets by id
+version_added: 0.1.0
+author:
+  - bws.secrets contributors
+description:
+  - Returns the value (or another field) of each secret id given as a term, in order.
+  - Any number of ids cost one API request (C(POST /secrets/get-by-ids)), plus one login only
+    when no valid state file exists. Decryption happens locally, in pure Python.
+  - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
+requirements:
+  - requests
+  - cryptography
+  - PyJWT
+options:
+  _terms:
+    description: Secret ids (UUIDs).
+    required: true
+    type: list
+    elements: str
+  field:
+    description:
+      - Which field of each secret to return; V(all) returns the whole secret as a dictionary.
+    type: str
+    default: value
+    choices: [value, key, note, id, project_id, organization_id, creation_date, revision_date, all]
+extends_documentation_fragment:
+  - bws.secrets.connection
+  - bws.secrets.connection.plugins
+notes:
+  - The access token is read from E(BWS_ACCESS_TOKEN) when O(access_token) is not set; prefer
+    the environment or an encrypted variable over a literal in a playbook.
+seealso:
+  - name: Bitwarden Secrets Manager
+    description: Machine accounts and access tokens.
+    link: https://bitwarden.com/help/secrets-manager-overview/
+"""
+
+EXAMPLES = r"""
+- name: Read one secret (token from BWS_ACCESS_TOKEN)
+  ansible.builtin.debug:
+    msg: "{{ lookup('bws.secrets.bws_secret', 'be8e0ad8-d545-4017-a55a-b02f014d4158') }}"
+  no_log: true
+
+- name: Read several secrets in one request
+  ansible.builtin.set_fact:
+    db_user: "{{ creds[0] }}"
+    db_password: "{{ creds[1] }}"
+  vars:
+    creds: "{{ query('bws.secrets.bws_secret', user_id, password_id) }}"
+  no_log: true
+
+- name: The whole secret as a dictionary, from the EU cloud
+  ansible.builtin.debug:
+    msg: "{{ lookup('bws.secrets.bws_secret', secret_id, field='all', region='eu') | ansible.builtin.dict2items | map(attribute='key') }}"
+
+- name: A self-hosted server with a private CA
+  ansible.builtin.set_fact:
+    api_key: "{{ lookup('bws.secrets.bws_secret', secret_id, server_url='https://vault.example.com', ca_path='/etc/ssl/private-ca.pem') }}"
+  no_log: true
+"""
+
+RETURN = r"""
+_raw:
+  description:
+    - One element per term, in order. The field asked for (a string), or with O(field=all) a
+      dictionary with V(id), V(organization_id), V(project_id), V(key), V(value), V(note),
+      V(creation_date) and V(revision_date).
+  type: list
+  elements: raw
+"""
+
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase
+
+
+class LookupModule(BWSLookupBase):
+
+    def lookup(self, terms):
+        field = self.get_option("field")
+        if not terms:
+            return []
+        secrets = self.client().get_secrets(terms)
+        if field == "all":
+            return [s.to_dict() for s in secrets]
+        return [getattr(s, field) for s in secrets]

@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Secrets Manager REST API: secrets, projects and sync, in and out as decrypted objects."""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+import datetime
+import uuid
+from urllib.parse import quote
+
+from ._crypto import encrypt_text
+from ._errors import ApiError, BWSSDKError, NotFoundError
+from ._models import Project, Secret, validate_project_name, validate_secret_input
+
+NOT_SHARED = "not found or not shared with this machine account"
+
+
+def check_uuid(value, what):
+    """Canonical UUID text, or BWSSDKError naming ``what``."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise BWSSDKError("%s %r is not a valid UUID" % (what, value)) from None
+
+
+def _rfc3339(when):
+    if when.tzinfo is None:
+        raise BWSSDKError("last_synced_date must be timezone-aware")
+    return when.astimezone(datetime.timezone.utc).isoformat()
+
+
+class SecretsManager:
+    """Calls the API with the session's bearer token; one 401 triggers one fresh login."""
+
+    def __init__(self, auth):
+        self.auth = auth
+        self.http = auth.http
+        self.api_url = auth.region.api_url
+
+    @property
+    def org_id(self):
+        return self.auth.org_id
+
+    @property
+    def _key(self):
+        return self.auth.org_enc_key
+
+    # --- transport --------------------------------------------------------------------
+    def _call(self, method, path, what, body=None, idempotent=True, expect=(200,)):
+        url = self.api_url + path
+        resp = self.http.request(method, url, what, json_body=body, bearer=self.auth.bearer_token,
+                                 idempotent=idempotent)
+        if resp.status == 401:
+            self.auth.invalidate()
+            resp = self.http.request(method, url, what, json_body=body, bearer=self.auth.bearer_token,
+                                     idempotent=idempotent)
+        if resp.status in expect:
+            if not isinstance(resp.json, (dict, list)):
+                raise ApiError("%s: the server answered HTTP %d without a JSON body" % (what, resp.status),
+                               status=resp.status)
+            return resp.json
+        raise self._error(resp, what)
+
+    @staticmethod
+    def _error(resp, what):
+        body = resp.json if isinstance(resp.json, dict) else {}
+        message = body.get("message")
+        detail = ""
+        if body.get("validationErrors"):
+            detail = ": " + "; ".join(
+                "%s: %s" % (field, " ".join(map(str, errs))) for field, errs in sorted(body["validationErrors"].items()))
+        elif message:
+            detail = ": " + str(message)[:200]
+        if resp.status == 404:
+            return NotFoundError("%s: %s" % (what, NOT_SHARED), status=404, server_message=message)
+        if resp.status == 401:
+            return ApiError("%s: the server refused the access token again after a fresh login (HTTP 401); "
+                            "has the machine account lost access?" % what, status=401, server_message=message)
+        if resp.status >= 500:
+            return ApiError("%s: server error HTTP %d%s; try again later" % (what, resp.status, detail),
+                            status=resp.status, server_message=message)
+        return ApiError("%s failed with HTTP %d%s" % (what, resp.status, detail), status=resp.status,
+                        server_message=message)
+
+    def _secrets(self, data):
+        return [Secret.from_api(raw, self._key) for raw in data or []]
+
+    # --- secrets ----------------------------------------------------------------------
+    def get_secret(self, secret_id):
+        sid = check_uuid(secret_id, "secret id")
+        raw = self._call("GET", "/secrets/" + sid, "get secret %s" % sid)
+        return Secret.from_api(raw, self._key)
+
+    def get_secrets(self, secret_ids):
+        """Secrets by id in one request, in the order asked (duplicates allowed)."""
+        ids = [check_uuid(s, "secret id") for s in secret_ids]
+        if not ids:
+            return []
+        unique = list(dict.fromkeys(ids))
+        what = "get secrets %s" % ", ".join(unique)
+        try:
+            raw = self._call("POST", "/secrets/get-by-ids", what, body={"ids": unique})
+        except NotFoundError:
+            raise self._missing(unique) from None
+        found = dict((s.id, s) for s in self._secrets(_list_data(raw, what)))
+        missing = [i for i in unique if i not in found]
+        if missing:
+            raise NotFoundError("secret %s: %s" % (", ".join(missing), NOT_SHARED), status=404)
+        return [found[i] for i in ids]
+
+    def _missing(self, ids):
+        """After a 404 on get-by-ids, name the ids this machine account cannot read."""
+        try:
+            visible = set(s.id for s in self.list_secrets())
+        except BWSSDKError:
+            visible = set()
+        missing = [i for i in ids if i not in visible] or ids
+        return NotFoundError("secret %s: %s" % (", ".join(missing), NOT_SHARED), status=404)
+
+    def list_secrets(self, project_id=None):
+        """Secret identifiers (no values) of the organization or of one project."""
+        if project_id:
+            pid = check_uuid(project_id, "project id")
+            raw = self._call("GET", "/projects/%s/secrets" % pid, "list secrets of project %s" % pid)
+        else:
+            raw = self._call("GET", "/organizations/%s/secrets" % self.org_id, "list secrets")
+        return self._secrets(raw.get("secrets") if isinstance(raw, dict) else None)
+
+    def sync(self, last_synced_date=None):
+        """(has_changes, [Secret]) of every secret visible; secrets is None when unchanged."""
+        path = "/organizations/%s/secrets/sync" % self.org_id
+        if last_synced_date is not None:
+            path += "?lastSyncedDate=" + quote(_rfc3339(last_synced_date), safe="")
+        raw = self._call("GET", path, "sync secrets")
+        if not isinstance(raw, dict):
+            raise ApiError("sync secrets: unexpected answer")
+        if not raw.get("hasChanges"):
+            return False, None
+        return True, self._secrets(_list_data(raw.get("secrets"), "sync secrets"))
+
+    def create_secret(self, key, value, note, project_id):
+        key, value, note = validate_secret_input(key, value, note)
+        pid = check_uuid(project_id, "project id")
+        body = self._secret_body(key, value, note, [pid])
+        raw = self._call("POST", "/organizations/%s/secrets" % self.org_id,
+                         "create secret %r in project %s" % (key, pid), body=body, idempotent=False)
+        return Secret.from_api(raw, self._key)
+
+    def update_secret(self, secret_id, key, value, note, project_ids):
+        """Replace a secret. ``project_ids`` must be sent (omitting it removes the secret from its project)."""
+        sid = check_uuid(secret_id, "secret id")
+        key, value, note = validate_secret_input(key, value, note)
+        pids = [check_uuid(p, "project id") for p in project_ids or []]
+        if not pids:
+            raise BWSSDKError("update secret %s: a project is required (a machine account cannot hold "
+                              "secrets outside projects)" % sid)
+        raw = self._call("PUT", "/secrets/" + sid, "update secret %s" % sid,
+                         body=self._secret_body(key, value, note, pids))
+        return Secret.from_api(raw, self._key)
+
+    def delete_secrets(self, secret_ids):
+        ids = [check_uuid(s, "secret id") for s in secret_ids]
+        return self._delete("/secrets/delete", ids, "secret")
+
+    def _secret_body(self, key, value, note, project_ids):
+        return {"key": encrypt_text(self._key, key), "value": encrypt_text(self._key, value),
+                "note": encrypt_text(self._key, note), "projectIds": project_ids}
+
+    def _delete(self, path, ids, kind):
+        if not ids:
+            return []
+        what = "delete %s %s" % (kind, ", ".join(ids))
+        raw = self._call("POST", path, what, body=ids)
+        failed = [(r.get("id"), r.get("error")) for r in _list_data(raw, what) if r.get("error")]
+        if failed:
+            raise ApiError("%s: %s" % (what, "; ".join("%s: %s" % f for f in failed)))
+        return ids
+
+    # --- projects ---------------------------------------------------------------------
+    def list_projects(self):
+        raw = self._call("GET", "/organizations/%s/projects" % self.org_id, "list projects")
+        return [Project.from_api(p, self._key) for p in _list_data(raw, "list projects")]
+
+    def get_project(self, project_id):
+        pid = check_uuid(project_id, "project id")
+        return Project.from_api(self._call("GET", "/projects/" + pid, "get project %s" % pid), self._key)
+
+    def create_project(self, name):
+        name = validate_project_name(name)
+        raw = self._call("POST", "/organizations/%s/projects" % self.org_id, "create project %r" % name,
+                         body={"name": encrypt_text(self._key, name)}, idempotent=False)
+        return Project.from_api(raw, self._key)
+
+    def update_project(self, project_id, name):
+        pid = check_uuid(project_id, "project id")
+        name = validate_project_name(name)
+        raw = self._call("PUT", "/projects/" + pid, "rename project %s" % pid,
+                         body={"name": encrypt_text(self._key, name)})
+        return Project.from_api(raw, self._key)
+
+    def delete_projects(self, project_ids):
+        ids = [check_uuid(p, "project id") for p in project_ids]
+        return self._delete("/projects/delete", ids, "project")
+
+
+def _list_data(raw, what):
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if not isinstance(data, list):
+        raise ApiError("%s: the server's answer has no data list" % what)
+    return data

@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Identity login, the bearer token and the organization key (the ``bws_sdk`` ``Auth`` shape).
+
+With a state file, "read the file, log in if it is unusable, write it" runs under an
+exclusive lock, so N processes starting together log in once. The JWT lives in memory
+and, encrypted, in the state file; never in clear on disk.
+"""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+import json
+import time
+import traceback
+
+from ._crypto import SymmetricCryptoKey, decrypt_text
+from ._errors import (ApiError, BWSSDKError, InvalidIdentityResponseError, StateFileError,
+                      UnauthorisedTokenError)
+from ._http import HttpClient
+from ._region import Region
+from ._state import StateFile
+from ._token import ClientToken, IdentityRequest
+
+try:
+    import jwt
+except ImportError:  # pragma: no cover - reported by the plugins with install advice
+    HAS_JWT = False
+    JWT_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_JWT = True
+    JWT_IMPORT_ERROR = None
+
+RENEW_BEFORE_EXPIRY = 60  # seconds
+LOGIN_PATH = "/connect/token"
+
+
+def jwt_claims(token):
+    """Claims of a JWT, read without verifying the signature (as the official clients do)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise InvalidIdentityResponseError("the identity server returned an access token that is not a JWT") from None
+    if not isinstance(claims, dict):
+        raise InvalidIdentityResponseError("the identity server returned a JWT without claims")
+    return claims
+
+
+class Auth:
+    """Authenticated session state for one access token."""
+
+    def __init__(self, client_token: ClientToken, region: Region, state_file=None, http=None, warn=None):
+        self.client_token = client_token
+        self.region = region
+        self.http = http or HttpClient()
+        self._warn = warn
+        self._state = StateFile(state_file, client_token.encryption_key) if state_file else None
+        self.state_file = self._state.path if self._state else None
+        self.logins = 0
+        self._token = None
+        self.oauth_jwt = {}
+        self.org_enc_key = None
+        self._refresh()
+
+    @classmethod
+    def from_token(cls, token_str, region, state_file_path=None, http=None, warn=None) -> "Auth":
+        return cls(ClientToken.from_str(token_str), region, state_file_path, http=http, warn=warn)
+
+    # --- public surface -------------------------------------------------------------
+    @property
+    def bearer_token(self) -> str:
+        """The JWT, renewed (from the state file or a login) within 60 s of its expiry."""
+        if self._expiring(self.oauth_jwt):
+            self._refresh()
+        return self._token
+
+    @property
+    def org_id(self) -> str:
+        org = self.oauth_jwt.get("organization")
+        if not isinstance(org, str) or not org:
+            raise InvalidIdentityResponseError("the access token's JWT names no organization")
+        return org
+
+    def invalidate(self):
+        """Forget the current JWT (after a 401): the next use logs in afresh."""
+        bad = self._token
+        self._token, self.oauth_jwt = None, {}
+        self._refresh(reject=bad)
+
+    # --- internals ------------------------------------------------------------------
+    @staticmethod
+    def _expiring(claims):
+        exp = claims.get("exp")
+        return not isinstance(exp, (int, float)) or exp - time.time() <= RENEW_BEFORE_EXPIRY
+
+    def _refresh(self, reject=None):
+        if self._state is not None:
+            try:
+                with self._state.locked():
+                    if self._adopt(self._state.load(), reject):
+                        return
+                    token, org_key_b64 = self._login()
+                    self._state.save(token, org_key_b64)
+                return
+            except StateFileError as exc:
+                if self._warn:
+                    self._warn("%s: continuing without a state file, so every run logs in" % exc)
+                self._state = None
+                if self._token is not None and self._token != reject:
+                    return  # logged in before the write failed
+        self._login()
+
+    def _adopt(self, loaded, reject):
+        """Use a (jwt, org_key_b64) pair from the state file if it is valid and fresh."""
+        if not loaded or loaded[0] == reject:
+            return False
+        token, org_key_b64 = loaded
+        try:
+            claims = jwt_claims(token)
+            key = SymmetricCryptoKey.from_b64(org_key_b64)
+        except BWSSDKError:
+            return False
+        if self._expiring(claims) or not claims.get("organization"):
+            return False
+        self._token, self.oauth_jwt, self.org_enc_key = token, claims, key
+        return True
+
+    def _login(self):
+        """POST /connect/token; sets the JWT and org key and returns (jwt, org_key_b64)."""
+        what = "login to %s" % self.region.identity_url
+        resp = self.http.request("POST", self.region.identity_url + LOGIN_PATH, what,
+                                 form=IdentityRequest.from_client_token(self.client_token).to_query_string())
+        self.logins += 1
+        body = resp.json if isinstance(resp.json, dict) else {}
+        if resp.status in (400, 401):
+            error = body.get("error") or "HTTP %d" % resp.status
+            if error == "invalid_client":
+                raise UnauthorisedTokenError(
+                    "login failed: invalid_client: wrong token, revoked, or token of another region "
+                    "(the access token id is %s; check region/server_url)" % self.client_token.access_token_id)
+            raise UnauthorisedTokenError("login failed: %s" % _safe(error))
+        if resp.status != 200:
+            raise ApiError("%s failed with HTTP %d%s" % (what, resp.status, _server_message(body)),
+                           status=resp.status, server_message=body.get("message"))
+        token, payload = body.get("access_token"), body.get("encrypted_payload")
+        if not isinstance(token, str) or not isinstance(payload, str):
+            raise InvalidIdentityResponseError(
+                "%s: the answer has no access_token or encrypted_payload; is identity_url right?" % what)
+        claims = jwt_claims(token)
+        try:
+            org_key_b64 = json.loads(decrypt_text(self.client_token.encryption_key, payload,
+                                                  "the login's encrypted_payload"))["encryptionKey"]
+            key = SymmetricCryptoKey.from_b64(org_key_b64, "the organization key")
+        except (BWSSDKError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidIdentityResponseError(
+                "%s: cannot read the organization key from the answer (%s); is the access token "
+                "complete?" % (what, exc if isinstance(exc, BWSSDKError) else "unexpected payload")) from None
+        if not claims.get("organization"):
+            raise InvalidIdentityResponseError("%s: the JWT names no organization" % what)
+        self._token, self.oauth_jwt, self.org_enc_key = token, claims, key
+        return token, org_key_b64
+
+
+def _server_message(body):
+    msg = body.get("message") if isinstance(body, dict) else None
+    return ": %s" % _safe(msg) if msg else ""
+
+
+def _safe(text, limit=200):
+    return str(text)[:limit]

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decrypted API objects with snake_case fields, and the limits checked before sending."""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+from ._crypto import decrypt_text
+from ._errors import ApiError, BWSSDKError
+
+# Limits the official SDK checks before it sends (key, note and name are trimmed first).
+KEY_MAX = 500
+VALUE_MAX = 25000
+NOTE_MAX = 7000
+PROJECT_NAME_MAX = 500
+
+SECRET_FIELDS = ("id", "organization_id", "project_id", "key", "value", "note",
+                 "creation_date", "revision_date")
+
+
+def validate_secret_input(key, value, note):
+    """Return (key, value, note) as they will be sent, or raise BWSSDKError naming the field."""
+    key = (key or "").strip()
+    note = (note or "").strip()
+    if not key:
+        raise BWSSDKError("a secret key must not be empty")
+    if len(key) > KEY_MAX:
+        raise BWSSDKError("secret key %r... is %d characters long; the limit is %d" % (key[:20], len(key), KEY_MAX))
+    if value is None or value == "":
+        raise BWSSDKError("the value of secret %r must not be empty" % key)
+    if len(value) > VALUE_MAX:
+        raise BWSSDKError("the value of secret %r is %d characters long; the limit is %d"
+                          % (key, len(value), VALUE_MAX))
+    if len(note) > NOTE_MAX:
+        raise BWSSDKError("the note of secret %r is %d characters long; the limit is %d" % (key, len(note), NOTE_MAX))
+    return key, value, note
+
+
+def validate_project_name(name):
+    name = (name or "").strip()
+    if not name:
+        raise BWSSDKError("a project name must not be empty")
+    if len(name) > PROJECT_NAME_MAX:
+        raise BWSSDKError("project name %r... is %d characters long; the limit is %d"
+                          % (name[:20], len(name), PROJECT_NAME_MAX))
+    return name
+
+
+def _field(raw, name, what):
+    value = raw.get(name)
+    if not isinstance(value, str):
+        raise ApiError("the server's answer for %s has no %r field" % (what, name))
+    return value
+
+
+def _project_ids(raw):
+    projects = raw.get("projects") or []
+    return [p.get("id") for p in projects if isinstance(p, dict) and p.get("id")]
+
+
+class Secret:
+    """A secret, decrypted. ``value``/``note`` are None for list results (no values sent)."""
+
+    __slots__ = SECRET_FIELDS + ("project_ids",)
+
+    @classmethod
+    def from_api(cls, raw, key):
+        if not isinstance(raw, dict):
+            raise ApiError("the server sent a secret that is not an object")
+        self = cls()
+        self.id = _field(raw, "id", "a secret")
+        what = "secret %s" % self.id
+        self.organization_id = raw.get("organizationId")
+        self.key = decrypt_text(key, _field(raw, "key", what), "the key of " + what)
+        enc_value, enc_note = raw.get("value"), raw.get("note")
+        self.value = decrypt_text(key, enc_value, "the value of " + what) if enc_value is not None else None
+        self.note = decrypt_text(key, enc_note, "the note of " + what) if enc_note else (
+            "" if enc_value is not None else None)
+        self.project_ids = _project_ids(raw)
+        if not self.project_ids and raw.get("projectId"):
+            self.project_ids = [raw["projectId"]]
+        self.project_id = self.project_ids[0] if self.project_ids else None
+        self.creation_date = raw.get("creationDate")
+        self.revision_date = raw.get("revisionDate")
+        return self
+
+    def to_dict(self):
+        return dict((name, getattr(self, name)) for name in SECRET_FIELDS)
+
+
+class Project:
+    """A project, its name decrypted."""
+
+    __slots__ = ("id", "organization_id", "name", "creation_date", "revision_date")
+
+    @classmethod
+    def from_api(cls, raw, key):
+        if not isinstance(raw, dict):
+            raise ApiError("the server sent a project that is not an object")
+        self = cls()
+        self.id = _field(raw, "id", "a project")
+        self.organization_id = raw.get("organizationId")
+        self.name = decrypt_text(key, _field(raw, "name", "project " + self.id), "the name of project " + self.id)
+        self.creation_date = raw.get("creationDate")
+        self.revision_date = raw.get("revisionDate")
+        return self
+
+    def to_dict(self):
+        return dict((name, getattr(self, name)) for name in self.__slots__)

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where to talk to: the one place that knows the Bitwarden endpoint URLs."""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+from urllib.parse import urlsplit
+
+from ._errors import BWSSDKError
+
+REGION_URLS = {
+    "us": ("https://api.bitwarden.com", "https://identity.bitwarden.com"),
+    "eu": ("https://api.bitwarden.eu", "https://identity.bitwarden.eu"),
+}
+SELF_HOSTED_API_PATH = "/api"
+SELF_HOSTED_IDENTITY_PATH = "/identity"
+
+
+class Region:
+    """The API and identity base URLs (no trailing slash)."""
+
+    __slots__ = ("api_url", "identity_url")
+
+    def __init__(self, api_url: str, identity_url: str):
+        self.api_url = _check_url(api_url, "api_url")
+        self.identity_url = _check_url(identity_url, "identity_url")
+
+    @classmethod
+    def named(cls, name: str) -> "Region":
+        try:
+            return cls(*REGION_URLS[(name or "us").lower()])
+        except KeyError:
+            raise BWSSDKError("unknown region %r: use one of %s, or set server_url"
+                              % (name, ", ".join(sorted(REGION_URLS)))) from None
+
+    @classmethod
+    def self_hosted(cls, server_url: str) -> "Region":
+        base = _check_url(server_url, "server_url")
+        return cls(base + SELF_HOSTED_API_PATH, base + SELF_HOSTED_IDENTITY_PATH)
+
+    @classmethod
+    def resolve(cls, region=None, server_url=None, api_url=None, identity_url=None) -> "Region":
+        """Explicit api_url + identity_url win, then server_url, then the named region."""
+        if api_url or identity_url:
+            if not (api_url and identity_url):
+                raise BWSSDKError("api_url and identity_url must be set together (or use server_url)")
+            return cls(api_url, identity_url)
+        if server_url:
+            return cls.self_hosted(server_url)
+        return cls.named(region)
+
+    def __eq__(self, other):
+        return isinstance(other, Region) and (self.api_url, self.identity_url) == (other.api_url, other.identity_url)
+
+    def __repr__(self):
+        return "Region(api_url=%r, identity_url=%r)" % (self.api_url, self.identity_url)
+
+
+def _check_url(url, what):
+    if not isinstance(url, str) or not url.strip():
+        raise BWSSDKError("%s is empty" % what)
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise BWSSDKError("%s must be an http(s) URL like https://vault.example.com, got %r" % (what, url))
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise BWSSDKError("%s must not contain credentials, a query or a fragment" % what)
+    return url

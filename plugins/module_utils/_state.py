@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Files beside the login: the state file shared with the official SDK and ``bws``.
+
+``<state_dir>/<access_token_id>`` holds one type-2 EncString, encrypted with the token
+key, of ``{"version":1,"token":"<JWT>","encryption_key":"<b64 org key>"}``: the official
+format, so a file either side wrote is reused by the other.
+
+We do better than the official writer: the directory is created 0700, files are written
+0600 to a temp file in the same directory, fsynced and renamed over the old one (never
+following a symlink), and an exclusive ``flock`` on the directory serialises
+"read, maybe log in, write" across processes. Anything unreadable is simply ``None``.
+"""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import stat
+import tempfile
+import time
+
+from ._crypto import decrypt_text, encrypt_text
+from ._errors import BWSSDKError, StateFileError
+
+DEFAULT_STATE_DIR = os.path.join("~", ".config", "bws", "state")
+STATE_VERSION = 1
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+MAX_FILE_BYTES = 1024 * 1024 * 64
+_TMP_PREFIX = ".bws-tmp-"
+
+
+def state_file_path(state_dir, access_token_id):
+    return os.path.join(os.path.expanduser(state_dir or DEFAULT_STATE_DIR), access_token_id)
+
+
+def ensure_dir(path):
+    """Create ``path`` (and parents) with mode 0700; raise StateFileError if unusable."""
+    try:
+        os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    except OSError as exc:
+        raise StateFileError("cannot create the state directory %s (%s)" % (path, exc.strerror)) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StateFileError("the state directory %s is not writable" % path)
+
+
+@contextlib.contextmanager
+def dir_lock(path, timeout):
+    """Hold an exclusive flock on directory ``path`` (released if the holder dies)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise StateFileError("cannot open the state directory %s (%s)" % (path, exc.strerror)) from None
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise StateFileError("cannot lock the state directory %s (%s)" % (path, exc.strerror)) from None
+                if time.monotonic() >= deadline:
+                    raise StateFileError("timed out after %gs waiting for the lock on %s" % (timeout, path)) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def read_private(path):
+    """Read a file we own, refusing symlinks and tightening loose permissions; None if absent."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP):
+            return None
+        raise StateFileError("cannot read %s (%s)" % (path, exc.strerror)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        if info.st_mode & 0o077:
+            try:
+                os.fchmod(fd, FILE_MODE)
+            except OSError:
+                pass
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path, data):
+    """Write bytes to ``path`` 0600 via temp file + fsync + rename (replaces, never follows, a symlink)."""
+    directory = os.path.dirname(path) or "."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
+    except OSError as exc:
+        raise StateFileError("cannot write in %s (%s)" % (directory, exc.strerror)) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StateFileError("cannot write %s (%s)" % (path, exc.strerror)) from None
+    with contextlib.suppress(OSError):
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+class StateFile:
+    """The official-format state file of one access token, under the directory lock."""
+
+    def __init__(self, path, key, lock_timeout=120.0):
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.directory = os.path.dirname(self.path)
+        self.key = key
+        self.lock_timeout = lock_timeout
+
+    def locked(self):
+        ensure_dir(self.directory)
+        return dir_lock(self.directory, self.lock_timeout)
+
+    def load(self):
+        """(jwt, org_key_b64) from the file, or None if it is missing or not ours in any way."""
+        raw = read_private(self.path)
+        if not raw:
+            return None
+        try:
+            doc = json.loads(decrypt_text(self.key, raw.decode("ascii").strip(), "the state file"))
+        except (BWSSDKError, ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+            return None
+        token, org_key = doc.get("token"), doc.get("encryption_key")
+        if not isinstance(token, str) or not isinstance(org_key, str):
+            return None
+        return token, org_key
+
+    def save(self, jwt_token, org_key_b64):
+        doc = {"version": STATE_VERSION, "token": jwt_token, "encryption_key": org_key_b64}
+        blob = encrypt_text(self.key, json.dumps(doc, separators=(",", ":")))
+        write_atomic(self.path, blob.encode("ascii"))
