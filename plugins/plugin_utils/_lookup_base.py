@@ -26,14 +26,21 @@ class BWSLookupBase(LookupBase):
         try:
             result = self.lookup(terms)
         except BWSSDKError as exc:
-            raise AnsibleLookupError("%s: %s" % (self._load_name, exc)) from None
+            raise AnsibleLookupError(str(exc)) from None
         return wrap_var(result)
 
     def lookup(self, terms):
         raise NotImplementedError
 
     def connection_options(self):
-        return dict((name, self.get_option(name)) for name in CONNECTION_OPTIONS)
+        """Connection options; values from ``vars:`` arrive untemplated, so template them here."""
+        options = {}
+        for name in CONNECTION_OPTIONS:
+            value = self.get_option(name)
+            if isinstance(value, str) and self._templar.is_possibly_template(value):
+                value = self._templar.template(value)
+            options[name] = value
+        return options
 
     def client(self):
         return connect(self.connection_options(), warn=display.warning)

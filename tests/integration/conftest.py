@@ -1,0 +1,93 @@
+"""Integration harness: the built and installed collection, real ansible-playbook runs."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TARGETS = ROOT / "tests" / "integration" / "targets"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory):
+    """Build the tarball and install it with ansible-galaxy into a fresh collections path."""
+    import collection
+
+    return collection.install(tmp_path_factory.mktemp("collections"))
+
+
+class Runner:
+    """Runs ansible-playbook with the installed collection and an emulator's settings."""
+
+    def __init__(self, collections, emulator, workdir):
+        self.collections = collections
+        self.emulator = emulator
+        self.workdir = pathlib.Path(workdir)
+        self.state_dir = str(self.workdir / "state")
+        self.inventory = self.workdir / "inventory.ini"
+        self.inventory.write_text(
+            "localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+
+    def env(self, **extra):
+        info = self.emulator.info
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": self.collections,
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_LOCAL_TEMP": str(self.workdir / "ansible-tmp"),
+            "ANSIBLE_HOME": str(self.workdir / "ansible-home"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            "BWS_ACCESS_TOKEN": info["tokens"]["ci"],
+            "BWS_SERVER_URL": info["server_url"],
+            "BWS_STATE_DIR": self.state_dir,
+            "PATH": "%s:%s" % (pathlib.Path(sys.executable).parent, env.get("PATH", "")),
+        })
+        env.pop("ANSIBLE_CONFIG", None)
+        for key, value in extra.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def run(self, playbook, extravars=None, verbosity=0, env=None, forks=None, cwd=None):
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
+               str(playbook)]
+        if extravars is not None:
+            path = self.workdir / "extravars.json"
+            path.write_text(json.dumps(extravars))
+            cmd += ["-e", "@%s" % path]
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        if forks:
+            cmd += ["--forks", str(forks)]
+        return subprocess.run(cmd, env=self.env(**(env or {})), cwd=str(cwd or self.workdir),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+@pytest.fixture()
+def runner(collections_path, emulator, tmp_path):
+    emulator.reset()
+    return Runner(collections_path, emulator, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def expected(vectors):
+    """Extra vars describing the vectors' seeded secrets, for assertions inside playbooks."""
+    secrets = {}
+    for case in vectors["seeded_secrets"]:
+        secrets[case["name"]] = dict(case["plaintext"], id=case["id"], project_id=case["projectId"])
+    return {"secrets": secrets, "organization_id": vectors["organization"]["id"]}
+
+
+def assert_ok(result):
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "Traceback" not in result.stdout, result.stdout[-6000:]

@@ -1,0 +1,88 @@
+"""bws.secrets.bws_secret through real ansible-playbook runs of the installed collection."""
+
+import hashlib
+import os
+import stat
+
+from conftest import TARGETS, assert_ok
+
+TARGET = TARGETS / "lookup_bws_secret"
+TEMPLATE_VALUE = "{{ lookup('ansible.builtin.env', 'HOME') }} and {% raw %}x{% endraw %}"
+
+
+def _create_template_secret(emulator, project_id):
+    """Create, with our own client, a secret whose value looks like a Jinja2 template."""
+    from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+
+    client = connect({"access_token": emulator.info["tokens"]["ci"], "server_url": emulator.info["server_url"],
+                      "use_state_file": False})
+    return client.create_secret("TEMPLATE_LIKE", TEMPLATE_VALUE, "", project_id).id
+
+
+def test_read_fields_and_values(runner, expected, emulator):
+    extra = dict(expected, template_secret_id=_create_template_secret(emulator, expected["secrets"]["ascii"]["project_id"]),
+                 template_secret_sha256=hashlib.sha256(TEMPLATE_VALUE.encode()).hexdigest())
+    emulator.reset()
+    result = runner.run(TARGET / "read.yml", extra)
+    assert_ok(result)
+    assert "ok=7" in result.stdout or "ok=6" in result.stdout
+    stats = emulator.stats()
+    assert stats["routes"].get("POST /connect/token", 0) == 1  # one login for the whole play
+    assert set(stats["routes"]) <= {"POST /connect/token", "POST /secrets/get-by-ids"}
+
+
+def test_many_ids_cost_one_request_and_state_is_reused(runner, expected, emulator):
+    s = expected["secrets"]
+    names = ["ascii", "unicode", "multiline", "empty_note", "long_10k", "staging_ro"]
+    extra = dict(expected, ids=[s[n]["id"] for n in names], expected_values=[s[n]["value"] for n in names])
+
+    result = runner.run(TARGET / "count.yml", extra)
+    assert_ok(result)
+    assert emulator.stats()["routes"] == {"POST /connect/token": 1, "POST /secrets/get-by-ids": 1}
+
+    state_files = os.listdir(runner.state_dir)
+    token_id = emulator.info["tokens"]["ci"].split(".")[1]
+    assert state_files == [token_id]
+    assert stat.S_IMODE(os.stat(runner.state_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(os.path.join(runner.state_dir, token_id)).st_mode) == 0o600
+    with open(os.path.join(runner.state_dir, token_id)) as handle:
+        assert handle.read().startswith("2.")  # encrypted, no JWT in clear
+
+    emulator.reset()
+    assert_ok(runner.run(TARGET / "count.yml", extra))
+    assert emulator.stats()["routes"] == {"POST /secrets/get-by-ids": 1}  # no login: state file reused
+
+
+def test_no_state_file_when_disabled(runner, expected, emulator):
+    s = expected["secrets"]
+    extra = dict(expected, ids=[s["ascii"]["id"]], expected_values=[s["ascii"]["value"]])
+    assert_ok(runner.run(TARGET / "count.yml", extra, env={"BWS_USE_STATE_FILE": "false"}))
+    assert not os.path.exists(runner.state_dir)
+
+
+def test_errors_are_clear_and_leak_nothing(runner, expected, emulator):
+    token = emulator.info["tokens"]["ci"]
+    secret_part = token.split(".", 2)[2].split(":")[0]
+    key_part = token.rsplit(":", 1)[1]
+    wrong = token.replace(secret_part, "WrongSecretValue")
+    result = runner.run(TARGET / "errors.yml", dict(expected, wrong_token=wrong), verbosity=4)
+    assert_ok(result)
+    assert "failed=0" in result.stdout and "rescued=7" in result.stdout, result.stdout[-3000:]
+    for leak in (secret_part, key_part, "WrongSecretValue", "SuperSecretPart"):
+        # the playbook text itself holds two of these in templates shown at -vvvv: only check results
+        assert leak not in _result_lines(result.stdout), leak
+
+
+def _result_lines(output):
+    """The lines of the output that report results (not the task's own argument echo)."""
+    return "\n".join(line for line in output.splitlines()
+                     if '"msg"' in line or "ERROR" in line or "Traceback" in line)
+
+
+def test_options_from_vars_and_ini(runner, expected, emulator):
+    cfg = runner.workdir / "ansible.cfg"
+    cfg.write_text("[bws_secrets]\nserver_url = %s\n" % emulator.info["server_url"])
+    result = runner.run(TARGET / "sources.yml", dict(expected, token_from_vars=emulator.info["tokens"]["ci"]),
+                        env={"BWS_ACCESS_TOKEN": None, "BWS_SERVER_URL": None, "ANSIBLE_CONFIG": str(cfg)})
+    assert_ok(result)
+    assert emulator.stats()["routes"].get("POST /secrets/get-by-ids") == 1
