@@ -92,8 +92,14 @@ class Auth:
     # --- internals ------------------------------------------------------------------
     @staticmethod
     def _expiring(claims):
-        exp = claims.get("exp")
-        return not isinstance(exp, (int, float)) or exp - time.time() <= RENEW_BEFORE_EXPIRY
+        """True within RENEW_BEFORE_EXPIRY seconds of ``exp`` (or half the lifetime, if shorter)."""
+        exp, issued = claims.get("exp"), claims.get("iat", claims.get("nbf"))
+        if not isinstance(exp, (int, float)):
+            return True
+        margin = RENEW_BEFORE_EXPIRY
+        if isinstance(issued, (int, float)) and exp > issued:
+            margin = min(margin, (exp - issued) / 2.0)
+        return exp - time.time() <= margin
 
     def _refresh(self, reject=None):
         if self._state is not None:

@@ -159,7 +159,7 @@ def _describe_failure(exc, url, what, client):
         return ("%s: TLS verification failed for %s (%s): set ca_path (BWS_CA_PATH) to the CA bundle "
                 "that signed the server certificate, or validate_certs=false only for testing"
                 % (what, host, _short(text)))
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.Timeout) or "TimeoutError" in text or "timed out" in text:
         return ("%s: %s did not answer within %g seconds; raise 'timeout' or check the server"
                 % (what, host, client.timeout))
     if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:

@@ -55,15 +55,19 @@ def _field(raw, name, what):
     return value
 
 
-def _project_ids(raw):
+def _project_refs(raw):
+    """[(project id, encrypted project name or None)] of a secret as the server sent them."""
     projects = raw.get("projects") or []
-    return [p.get("id") for p in projects if isinstance(p, dict) and p.get("id")]
+    refs = [(p.get("id"), p.get("name")) for p in projects if isinstance(p, dict) and p.get("id")]
+    if not refs and raw.get("projectId"):
+        refs = [(raw["projectId"], None)]
+    return refs
 
 
 class Secret:
     """A secret, decrypted. ``value``/``note`` are None for list results (no values sent)."""
 
-    __slots__ = SECRET_FIELDS + ("project_ids",)
+    __slots__ = SECRET_FIELDS + ("project_ids", "project_refs")
 
     @classmethod
     def from_api(cls, raw, key):
@@ -78,9 +82,8 @@ class Secret:
         self.value = decrypt_text(key, enc_value, "the value of " + what) if enc_value is not None else None
         self.note = decrypt_text(key, enc_note, "the note of " + what) if enc_note else (
             "" if enc_value is not None else None)
-        self.project_ids = _project_ids(raw)
-        if not self.project_ids and raw.get("projectId"):
-            self.project_ids = [raw["projectId"]]
+        self.project_refs = _project_refs(raw)
+        self.project_ids = [ref[0] for ref in self.project_refs]
         self.project_id = self.project_ids[0] if self.project_ids else None
         self.creation_date = raw.get("creationDate")
         self.revision_date = raw.get("revisionDate")

@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Names to ids: projects by id or name, secrets by key name, from lists already fetched.
+
+Nothing here sends a request: callers fetch one list (secrets of the organization or of a
+project, or the projects) and resolve every name against it.
+"""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+import uuid
+
+from ._crypto import decrypt_text
+from ._errors import BWSSDKError, NotFoundError
+
+
+def is_uuid(text):
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+class AmbiguousError(BWSSDKError):
+    """A name matches several objects."""
+
+
+def match_project(projects, ref):
+    """The Project among ``projects`` whose id or name is ``ref``; clear errors otherwise."""
+    ref = (ref or "").strip()
+    if is_uuid(ref):
+        ref = str(uuid.UUID(ref))
+        for project in projects:
+            if project.id == ref:
+                return project
+        raise NotFoundError("project %s: not found or not shared with this machine account" % ref, status=404)
+    found = [p for p in projects if p.name == ref]
+    if len(found) > 1:
+        raise AmbiguousError("project name %r matches %d projects (%s): use the project id"
+                             % (ref, len(found), ", ".join(p.id for p in found)))
+    if not found:
+        visible = sorted(p.name for p in projects)
+        raise NotFoundError("project %r: not found or not shared with this machine account (visible: %s)"
+                            % (ref, ", ".join(repr(n) for n in visible[:20]) or "none"), status=404)
+    return found[0]
+
+
+class SecretIndex:
+    """Secrets (with or without values) indexed by key and project, project names decrypted once."""
+
+    def __init__(self, secrets, key):
+        self.secrets = list(secrets)
+        self._key = key
+        self._names = {}
+        self.project_names = {}
+        self.by_key = {}
+        for secret in self.secrets:
+            self.by_key.setdefault(secret.key, []).append(secret)
+            for pid, enc_name in secret.project_refs:
+                if pid not in self.project_names and enc_name:
+                    self.project_names[pid] = self._name(enc_name, pid)
+
+    def _name(self, enc_name, pid):
+        if enc_name not in self._names:
+            self._names[enc_name] = decrypt_text(self._key, enc_name, "the name of project %s" % pid)
+        return self._names[enc_name]
+
+    def project_ids(self, ref):
+        """Ids of the projects whose id or name is ``ref`` among those these secrets belong to."""
+        ref = (ref or "").strip()
+        if is_uuid(ref):
+            return [str(uuid.UUID(ref))]
+        ids = [pid for pid, name in self.project_names.items() if name == ref]
+        if not ids:
+            raise NotFoundError("project %r: no secret visible to this machine account is in a project of that "
+                                "name; check the name or use the project id" % ref, status=404)
+        return ids
+
+    def in_projects(self, project_ids):
+        wanted = set(project_ids)
+        return [s for s in self.secrets if wanted.intersection(s.project_ids)]
+
+    def find(self, key, project_ids=None, scope="the secrets visible to this machine account"):
+        """The one secret with this key (within ``project_ids`` if given); clear errors otherwise."""
+        candidates = self.by_key.get(key, [])
+        if project_ids is not None:
+            wanted = set(project_ids)
+            candidates = [s for s in candidates if wanted.intersection(s.project_ids)]
+        if not candidates:
+            raise NotFoundError("secret key %r: not found in %s" % (key, scope), status=404)
+        if len(candidates) > 1:
+            where = sorted(set(self.describe_project(pid) for s in candidates for pid in s.project_ids))
+            raise AmbiguousError("secret key %r matches %d secrets (in projects %s): set 'project' to choose one, "
+                                 "or use the secret id" % (key, len(candidates), ", ".join(where)))
+        return candidates[0]
+
+    def describe_project(self, pid):
+        name = self.project_names.get(pid)
+        return "%r (%s)" % (name, pid) if name else pid
