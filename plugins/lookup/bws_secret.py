@@ -8,14 +8,18 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: bws_secret
-short_description: Read Bitwarden Secrets Manager secrets by id
+short_description: Read Bitwarden Secrets Manager secrets by id or key name
 version_added: 0.1.0
 author:
   - bws.secrets contributors
 description:
-  - Returns the value (or another field) of each secret id given as a term, in order.
+  - Returns the value (or another field) of each secret given as a term, in order. A term is
+    a secret id (UUID) or a key name; ids and names can be mixed.
   - Any number of ids cost one API request (C(POST /secrets/get-by-ids)), plus one login only
     when no valid state file exists. Decryption happens locally, in pure Python.
+  - Key names are resolved against the sync cache (one small C(sync) request, or none within
+    O(cache_ttl)), or with O(cache=false) against one list request, however many names.
+  - A key name held by several secrets is an error naming their projects; set O(project) to choose.
   - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
 requirements:
   - requests
@@ -23,7 +27,7 @@ requirements:
   - PyJWT
 options:
   _terms:
-    description: Secret ids (UUIDs).
+    description: Secret ids (UUIDs) or key names.
     required: true
     type: list
     elements: str
@@ -33,9 +37,19 @@ options:
     type: str
     default: value
     choices: [value, key, note, id, project_id, organization_id, creation_date, revision_date, all]
+  project:
+    description:
+      - A project id or name. Key names are looked for in this project only; ids are not affected.
+    type: str
+    env:
+      - name: BWS_PROJECT
+    vars:
+      - name: bws_project
 extends_documentation_fragment:
   - bws.secrets.connection
   - bws.secrets.connection.plugins
+  - bws.secrets.cache
+  - bws.secrets.cache.plugins
 notes:
   - The access token is read from E(BWS_ACCESS_TOKEN) when O(access_token) is not set; prefer
     the environment or an encrypted variable over a literal in a playbook.
@@ -59,6 +73,21 @@ EXAMPLES = r"""
     creds: "{{ query('bws.secrets.bws_secret', user_id, password_id) }}"
   no_log: true
 
+- name: By key name, in one project (given by name or id)
+  ansible.builtin.set_fact:
+    db_password: "{{ lookup('bws.secrets.bws_secret', 'DB_PASSWORD', project='Production') }}"
+  no_log: true
+
+- name: Ids and names mixed; results keep term order
+  ansible.builtin.set_fact:
+    creds: "{{ query('bws.secrets.bws_secret', 'DB_USER', 'be8e0ad8-d545-4017-a55a-b02f014d4158', project='Production') }}"
+  no_log: true
+
+- name: Trust the shared cache for a minute (a play over many hosts then sends almost nothing)
+  ansible.builtin.set_fact:
+    api_key: "{{ lookup('bws.secrets.bws_secret', 'API_KEY', project='Production', cache_ttl=60) }}"
+  no_log: true
+
 - name: The whole secret as a dictionary, from the EU cloud
   ansible.builtin.debug:
     msg: "{{ lookup('bws.secrets.bws_secret', secret_id, field='all', region='eu') | ansible.builtin.dict2items | map(attribute='key') }}"
@@ -79,16 +108,20 @@ _raw:
   elements: raw
 """
 
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid
 from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase
 
 
 class LookupModule(BWSLookupBase):
 
     def lookup(self, terms):
-        field = self.get_option("field")
+        field = self.option("field")
         if not terms:
             return []
-        secrets = self.client().get_secrets(terms)
+        client = self.client()
+        by_name = any(not is_uuid(term) for term in terms)
+        source = self.cached_secrets(client, needed=by_name)
+        secrets = find_secrets(client, terms, project=self.option("project"), source=source)
         if field == "all":
             return [s.to_dict() for s in secrets]
         return [getattr(s, field) for s in secrets]

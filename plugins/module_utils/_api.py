@@ -131,6 +131,11 @@ class SecretsManager:
 
     def sync(self, last_synced_date=None):
         """(has_changes, [Secret]) of every secret visible; secrets is None when unchanged."""
+        changed, data = self.sync_raw(last_synced_date)
+        return changed, (self._secrets(data) if changed else None)
+
+    def sync_raw(self, last_synced_date=None):
+        """(has_changes, [secret as the server sent it] or None); no date means everything."""
         path = "/organizations/%s/secrets/sync" % self.org_id
         if last_synced_date is not None:
             path += "?lastSyncedDate=" + quote(_rfc3339(last_synced_date), safe="")
@@ -139,7 +144,7 @@ class SecretsManager:
             raise ApiError("sync secrets: unexpected answer")
         if not raw.get("hasChanges"):
             return False, None
-        return True, self._secrets(_list_data(raw.get("secrets"), "sync secrets"))
+        return True, _list_data(raw.get("secrets"), "sync secrets")
 
     def create_secret(self, key, value, note, project_id):
         key, value, note = validate_secret_input(key, value, note)

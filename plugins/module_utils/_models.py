@@ -16,6 +16,7 @@ VALUE_MAX = 25000
 NOTE_MAX = 7000
 PROJECT_NAME_MAX = 500
 
+_UNSET = object()
 SECRET_FIELDS = ("id", "organization_id", "project_id", "key", "value", "note",
                  "creation_date", "revision_date")
 
@@ -65,9 +66,11 @@ def _project_refs(raw):
 
 
 class Secret:
-    """A secret, decrypted. ``value``/``note`` are None for list results (no values sent)."""
+    """A secret. The key is decrypted at once; value and note on first access (None when the
+    server sent none, as in list results)."""
 
-    __slots__ = SECRET_FIELDS + ("project_ids", "project_refs")
+    __slots__ = ("id", "organization_id", "key", "creation_date", "revision_date", "project_refs",
+                 "project_ids", "project_id", "_raw", "_org_key", "_value", "_note")
 
     @classmethod
     def from_api(cls, raw, key):
@@ -75,19 +78,36 @@ class Secret:
             raise ApiError("the server sent a secret that is not an object")
         self = cls()
         self.id = _field(raw, "id", "a secret")
-        what = "secret %s" % self.id
         self.organization_id = raw.get("organizationId")
-        self.key = decrypt_text(key, _field(raw, "key", what), "the key of " + what)
-        enc_value, enc_note = raw.get("value"), raw.get("note")
-        self.value = decrypt_text(key, enc_value, "the value of " + what) if enc_value is not None else None
-        self.note = decrypt_text(key, enc_note, "the note of " + what) if enc_note else (
-            "" if enc_value is not None else None)
+        self.key = decrypt_text(key, _field(raw, "key", "secret " + self.id), "the key of secret " + self.id)
         self.project_refs = _project_refs(raw)
         self.project_ids = [ref[0] for ref in self.project_refs]
         self.project_id = self.project_ids[0] if self.project_ids else None
         self.creation_date = raw.get("creationDate")
         self.revision_date = raw.get("revisionDate")
+        self._raw, self._org_key, self._value, self._note = raw, key, _UNSET, _UNSET
         return self
+
+    @property
+    def has_value(self):
+        return self._raw.get("value") is not None
+
+    @property
+    def value(self):
+        if self._value is _UNSET:
+            enc = self._raw.get("value")
+            self._value = None if enc is None else decrypt_text(self._org_key, enc, "the value of secret " + self.id)
+        return self._value
+
+    @property
+    def note(self):
+        if self._note is _UNSET:
+            enc = self._raw.get("note")
+            if enc:
+                self._note = decrypt_text(self._org_key, enc, "the note of secret " + self.id)
+            else:
+                self._note = "" if self.has_value else None
+        return self._note
 
     def to_dict(self):
         return dict((name, getattr(self, name)) for name in SECRET_FIELDS)

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
+import fnmatch
 import uuid
 
 from ._crypto import decrypt_text
@@ -101,3 +102,82 @@ class SecretIndex:
     def describe_project(self, pid):
         name = self.project_names.get(pid)
         return "%r (%s)" % (name, pid) if name else pid
+
+
+def _scope(project):
+    return "project %r" % project if project else "the secrets visible to this machine account"
+
+
+def _listing(client, project):
+    """One list request: the project's secrets when ``project`` is an id, else the organization's."""
+    if project and is_uuid(project):
+        return client.list_secrets(project_id=project)
+    return client.list_secrets()
+
+
+def find_secrets(client, terms, project=None, source=None):
+    """Secrets for terms that are ids or key names, in term order.
+
+    With ``source`` (secrets with values, e.g. from the sync cache) no request is sent.
+    Otherwise key names cost one list request in all, and the values one get-by-ids.
+    """
+    terms = [str(t).strip() for t in terms]
+    names = [t for t in terms if not is_uuid(t)]
+    index = None
+    if source is not None:
+        index = SecretIndex(source, client.auth.org_enc_key)
+    elif names:
+        index = SecretIndex(_listing(client, project), client.auth.org_enc_key)
+    project_ids = index.project_ids(project) if (index is not None and project) else None
+    chosen = []
+    for term in terms:
+        if is_uuid(term):
+            chosen.append(str(uuid.UUID(term)))
+        else:
+            chosen.append(index.find(term, project_ids, _scope(project)).id)
+    if source is None:
+        return client.get_secrets(chosen)
+    by_id = dict((s.id, s) for s in index.secrets)
+    missing = [i for i in chosen if i not in by_id]
+    if missing:
+        raise NotFoundError("secret %s: not found or not shared with this machine account" % ", ".join(missing),
+                            status=404)
+    return [by_id[i] for i in chosen]
+
+
+ON_DUPLICATE = ("error", "first", "last")
+
+
+def secrets_dict(client, projects=None, patterns=None, on_duplicate="error", source=None):
+    """{key: Secret} of the secrets in ``projects`` (ids or names; all when empty) whose key
+    matches one of the glob ``patterns`` (all when empty)."""
+    if on_duplicate not in ON_DUPLICATE:
+        raise BWSSDKError("on_duplicate must be one of %s" % ", ".join(ON_DUPLICATE))
+    projects = [p for p in (projects or []) if p]
+    if source is not None:
+        index = SecretIndex(source, client.auth.org_enc_key)
+    else:
+        index = SecretIndex(_listing(client, projects[0] if len(projects) == 1 else None), client.auth.org_enc_key)
+    selected = index.secrets
+    if projects:
+        wanted = []
+        for ref in projects:
+            wanted.extend(index.project_ids(ref))
+        selected = index.in_projects(wanted)
+    if patterns:
+        selected = [s for s in selected if any(fnmatch.fnmatchcase(s.key, p) for p in patterns)]
+    if source is None and selected:
+        selected = client.get_secrets([s.id for s in selected])
+    result, seen = {}, {}
+    for secret in sorted(selected, key=lambda s: (s.creation_date or "", s.id)):
+        if secret.key in result:
+            if on_duplicate == "error":
+                where = sorted(set(index.describe_project(p) for s in (seen[secret.key], secret) for p in s.project_ids))
+                raise AmbiguousError("key %r is held by several secrets (%s, in %s): set on_duplicate=first or "
+                                     "last, narrow 'project' or 'keys', or rename one"
+                                     % (secret.key, ", ".join((seen[secret.key].id, secret.id)), ", ".join(where)))
+            if on_duplicate == "first":
+                continue
+        result[secret.key] = secret
+        seen[secret.key] = secret
+    return result

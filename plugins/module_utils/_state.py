@@ -51,9 +51,23 @@ def ensure_dir(path):
         raise StateFileError("the state directory %s is not writable" % path)
 
 
+_HELD = {}  # directory -> depth: the lock is re-entrant within one process
+
+
 @contextlib.contextmanager
 def dir_lock(path, timeout):
-    """Hold an exclusive flock on directory ``path`` (released if the holder dies)."""
+    """Hold an exclusive flock on directory ``path`` (released if the holder dies).
+
+    Re-entrant within a process (a login inside a cache update must not wait for itself).
+    """
+    key = os.path.abspath(path)
+    if _HELD.get(key):
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError as exc:
@@ -72,7 +86,11 @@ def dir_lock(path, timeout):
                     raise StateFileError("timed out after %gs waiting for the lock on %s" % (timeout, path)) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(key, None)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
@@ -126,6 +144,21 @@ def write_atomic(path, data):
             os.close(dfd)
 
 
+def load_encrypted_json(path, key, what):
+    """The JSON document in an EncString file, or None if missing, foreign or corrupt."""
+    raw = read_private(path)
+    if not raw:
+        return None
+    try:
+        return json.loads(decrypt_text(key, raw.decode("ascii").strip(), what))
+    except (BWSSDKError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def save_encrypted_json(path, key, doc):
+    write_atomic(path, encrypt_text(key, json.dumps(doc, separators=(",", ":"))).encode("ascii"))
+
+
 class StateFile:
     """The official-format state file of one access token, under the directory lock."""
 
@@ -141,13 +174,7 @@ class StateFile:
 
     def load(self):
         """(jwt, org_key_b64) from the file, or None if it is missing or not ours in any way."""
-        raw = read_private(self.path)
-        if not raw:
-            return None
-        try:
-            doc = json.loads(decrypt_text(self.key, raw.decode("ascii").strip(), "the state file"))
-        except (BWSSDKError, ValueError, UnicodeDecodeError):
-            return None
+        doc = load_encrypted_json(self.path, self.key, "the state file")
         if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
             return None
         token, org_key = doc.get("token"), doc.get("encryption_key")
@@ -156,6 +183,5 @@ class StateFile:
         return token, org_key
 
     def save(self, jwt_token, org_key_b64):
-        doc = {"version": STATE_VERSION, "token": jwt_token, "encryption_key": org_key_b64}
-        blob = encrypt_text(self.key, json.dumps(doc, separators=(",", ":")))
-        write_atomic(self.path, blob.encode("ascii"))
+        save_encrypted_json(self.path, self.key,
+                            {"version": STATE_VERSION, "token": jwt_token, "encryption_key": org_key_b64})

@@ -12,14 +12,16 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError
+from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError, StateFileError
 from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
 
 display = Display()
 
 
 class BWSLookupBase(LookupBase):
-    """Give a lookup ``self.client()`` and error translation; subclasses implement ``lookup``."""
+    """Give a lookup ``self.client()``, the sync cache and error translation; subclasses
+    implement ``lookup(terms)``. Results are returned as unsafe (never templated) values."""
 
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
@@ -32,15 +34,24 @@ class BWSLookupBase(LookupBase):
     def lookup(self, terms):
         raise NotImplementedError
 
-    def connection_options(self):
-        """Connection options; values from ``vars:`` arrive untemplated, so template them here."""
-        options = {}
-        for name in CONNECTION_OPTIONS:
-            value = self.get_option(name)
-            if isinstance(value, str) and self._templar.is_possibly_template(value):
-                value = self._templar.template(value)
-            options[name] = value
-        return options
+    def option(self, name):
+        """An option's value; values from ``vars:`` arrive untemplated, so template them here."""
+        value = self.get_option(name)
+        if isinstance(value, str) and self._templar.is_possibly_template(value):
+            value = self._templar.template(value)
+        return value
 
     def client(self):
-        return connect(self.connection_options(), warn=display.warning)
+        options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
+        return connect(options, warn=display.warning)
+
+    def cached_secrets(self, client, needed=True):
+        """Every visible secret from the sync cache, or None when the cache is off or unusable."""
+        ttl = self.option("cache_ttl") or 0
+        if not (needed or ttl > 0) or not self.option("cache") or not client.auth.state_file:
+            return None
+        try:
+            return SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl).secrets()
+        except StateFileError as exc:
+            display.warning("%s: continuing without the cache" % exc)
+            return None

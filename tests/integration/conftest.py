@@ -58,9 +58,16 @@ class Runner:
                 env[key] = value
         return env
 
-    def run(self, playbook, extravars=None, verbosity=0, env=None, forks=None, cwd=None):
-        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory),
-               str(playbook)]
+    def hosts_inventory(self, count):
+        """An inventory of ``count`` local hosts (h001...), for plays over many hosts."""
+        path = self.workdir / ("hosts-%d.ini" % count)
+        path.write_text("[all]\nh[001:%03d] ansible_connection=local ansible_python_interpreter=%s\n"
+                        % (count, sys.executable))
+        return path
+
+    def run(self, playbook, extravars=None, verbosity=0, env=None, forks=None, cwd=None, inventory=None):
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i",
+               str(inventory or self.inventory), str(playbook)]
         if extravars is not None:
             path = self.workdir / "extravars.json"
             path.write_text(json.dumps(extravars))

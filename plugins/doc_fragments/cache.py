@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # The sync cache options of the lookups (see module_utils/_cache.py).
+    DOCUMENTATION = r"""
+options:
+  cache:
+    description:
+      - Keep what the sync endpoint returned in an encrypted cache file beside the state file
+        (C(<state_dir>/<token id>.bws-secrets-cache), 0600, shared by every process using
+        the token), and answer lookups by key name and with O(cache_ttl) from it.
+      - A lookup then costs one cheap C(sync) request that says nothing changed, or no request
+        at all within O(cache_ttl). Any change, error or doubt means a fresh fetch.
+      - Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they
+        cost one C(get-by-ids) request.
+    type: bool
+    default: true
+  cache_ttl:
+    description:
+      - Seconds during which the cache is trusted without asking the server. V(0) always asks
+        the sync endpoint (one small request). A change made on the server within that time is
+        not seen until it expires.
+    type: int
+    default: 0
+"""
+
+    PLUGINS = r"""
+options:
+  cache:
+    env:
+      - name: BWS_CACHE
+    ini:
+      - section: bws_secrets
+        key: cache
+    vars:
+      - name: bws_cache
+  cache_ttl:
+    env:
+      - name: BWS_CACHE_TTL
+    ini:
+      - section: bws_secrets
+        key: cache_ttl
+    vars:
+      - name: bws_cache_ttl
+"""

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: bws_secrets
+short_description: A project's Bitwarden Secrets Manager secrets as a dictionary
+version_added: 0.1.0
+author:
+  - bws.secrets contributors
+description:
+  - Returns one dictionary mapping key to value of every secret visible to the machine account in
+    the given projects (or in all its projects), ready for C(environment:) or a C(.env) template.
+  - Costs one small C(sync) request with the cache (the default), or one list request plus one
+    C(get-by-ids) request without it.
+  - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
+requirements:
+  - requests
+  - cryptography
+  - PyJWT
+options:
+  _terms:
+    description:
+      - Optional key patterns (shell globs, case-sensitive), added to O(keys).
+    required: false
+    type: list
+    elements: str
+  project:
+    description:
+      - Project ids or names. Secrets of all visible projects when not set.
+    type: list
+    elements: str
+    env:
+      - name: BWS_PROJECT
+    vars:
+      - name: bws_project
+  keys:
+    description:
+      - Only keys matching one of these shell globs (for example V(DB_*)). All keys when not set.
+    type: list
+    elements: str
+  on_duplicate:
+    description:
+      - What to do when two secrets share a key. V(error) fails naming the key, the secrets and
+        their projects; V(first) keeps the oldest secret, V(last) the newest.
+    type: str
+    choices: [error, first, last]
+    default: error
+extends_documentation_fragment:
+  - bws.secrets.connection
+  - bws.secrets.connection.plugins
+  - bws.secrets.cache
+  - bws.secrets.cache.plugins
+"""
+
+EXAMPLES = r"""
+- name: Run the app with every secret of the Production project in its environment
+  ansible.builtin.command: /opt/app/bin/migrate
+  environment: "{{ lookup('bws.secrets.bws_secrets', project='Production') }}"
+  changed_when: false
+
+- name: Write a .env file from the database secrets of two projects
+  ansible.builtin.copy:
+    dest: /opt/app/.env
+    mode: "0600"
+    content: |
+      {% for name, value in lookup('bws.secrets.bws_secrets', 'DB_*', project=['Shared', 'Production']).items() %}
+      {{ name }}={{ value }}
+      {% endfor %}
+  no_log: true
+
+- name: The newest secret wins when a key appears twice
+  ansible.builtin.set_fact:
+    settings: "{{ lookup('bws.secrets.bws_secrets', project=['Defaults', 'Overrides'], on_duplicate='last') }}"
+  no_log: true
+"""
+
+RETURN = r"""
+_raw:
+  description: One dictionary mapping each secret key to its value.
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import secrets_dict
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase
+
+
+class LookupModule(BWSLookupBase):
+
+    def lookup(self, terms):
+        patterns = list(terms or []) + list(self.option("keys") or [])
+        client = self.client()
+        found = secrets_dict(client, projects=self.option("project"), patterns=patterns,
+                             on_duplicate=self.option("on_duplicate"), source=self.cached_secrets(client))
+        return [dict((key, secret.value) for key, secret in found.items())]

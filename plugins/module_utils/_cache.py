@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sync cache shared by processes: what the sync endpoint returned, and when.
+
+``<state_dir>/<access_token_id>.bws-secrets-cache`` holds, encrypted with the token key
+like the state file (0600, atomic, under the same directory lock), the secrets exactly as
+the server sent them (ciphertext) plus the time of the sync. A lookup answers from it:
+* with no request while it is younger than ``ttl`` seconds (0: never);
+* after one ``sync?lastSyncedDate=`` that says nothing changed;
+and otherwise stores what a sync returned. Any error, doubt, foreign or corrupt file means
+a full fetch; a stale cache is never served.
+"""
+
+from __future__ import absolute_import, division, print_function, annotations
+
+__metaclass__ = type
+
+import datetime
+import os
+import time
+
+from ._errors import ApiError, StateFileError
+from ._models import Secret
+from ._state import dir_lock, ensure_dir, load_encrypted_json, save_encrypted_json
+
+CACHE_SUFFIX = ".bws-secrets-cache"
+CACHE_VERSION = 1
+
+
+def cache_path(state_path):
+    """The cache file beside a state file."""
+    return state_path + CACHE_SUFFIX
+
+
+class SecretsCache:
+    """Every secret visible to the machine account, kept fresh through the sync endpoint."""
+
+    def __init__(self, client, path, ttl=0, lock_timeout=120.0):
+        self.client = client
+        self.path = path
+        self.directory = os.path.dirname(path)
+        self.ttl = ttl or 0
+        self.lock_timeout = lock_timeout
+        self.key = client.auth.client_token.encryption_key
+        self.requests = 0
+
+    def secrets(self):
+        """[Secret] with values; raises StateFileError if the cache cannot be used at all."""
+        ensure_dir(self.directory)
+        with dir_lock(self.directory, self.lock_timeout):
+            doc = self._load()
+            now = time.time()
+            if doc is not None and self.ttl > 0 and 0 <= now - doc["fetched_at"] < self.ttl:
+                return self._decoded(doc)
+            started = datetime.datetime.now(datetime.timezone.utc)
+            data = None
+            if doc is not None:
+                try:
+                    self.requests += 1
+                    changed, data = self.client.sync_raw(_parse_time(doc["synced_at"]))
+                except ApiError as exc:
+                    if exc.status != 400:  # 400: our clock is ahead of the server's; fetch all
+                        raise
+                    changed = True
+                if not changed:
+                    doc.update(fetched_at=now, synced_at=started.isoformat())
+                    self._save(doc)
+                    return self._decoded(doc)
+            if data is None:
+                started = datetime.datetime.now(datetime.timezone.utc)
+                self.requests += 1
+                data = self.client.sync_raw(None)[1]
+            doc = {"version": CACHE_VERSION, "api_url": self.client.api_url, "org_id": self.client.org_id,
+                   "synced_at": started.isoformat(), "fetched_at": now, "secrets": data}
+            self._save(doc)
+            return self._decoded(doc)
+
+    def _load(self):
+        doc = load_encrypted_json(self.path, self.key, "the cache file")
+        if not isinstance(doc, dict) or doc.get("version") != CACHE_VERSION:
+            return None
+        if doc.get("api_url") != self.client.api_url or doc.get("org_id") != self.client.org_id:
+            return None
+        if not isinstance(doc.get("secrets"), list) or not isinstance(doc.get("fetched_at"), (int, float)):
+            return None
+        if _parse_time(doc.get("synced_at")) is None:
+            return None
+        return doc
+
+    def _save(self, doc):
+        try:
+            save_encrypted_json(self.path, self.key, doc)
+        except StateFileError:
+            pass  # an unwritable cache only costs requests next time
+
+    def _decoded(self, doc):
+        key = self.client.auth.org_enc_key
+        return [Secret.from_api(raw, key) for raw in doc["secrets"]]
+
+
+def _parse_time(text):
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else None

@@ -1,0 +1,143 @@
+"""Key names, project scoping, the bws_secrets dict, and the shared sync cache, through
+real ansible-playbook runs of the installed collection against an emulator of their own."""
+
+import os
+
+import pytest
+
+from conftest import TARGETS, Runner, assert_ok
+
+NAMES = TARGETS / "lookup_bws_secret_names"
+DICT = TARGETS / "lookup_bws_secrets"
+PROD_API_URL = "https://prod.example.com/api"
+SYNC = "GET /organizations/{org}/secrets/sync"
+LOGIN = "POST /connect/token"
+
+
+@pytest.fixture(scope="module")
+def world(vectors_seed):
+    """An emulator where API_URL exists in Production and in Staging ✓."""
+    from control import Emulator
+    from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+
+    with Emulator(seed=vectors_seed) as emu:
+        client = connect({"access_token": emu.info["tokens"]["ci"], "server_url": emu.info["server_url"],
+                          "use_state_file": False})
+        created = client.create_secret("API_URL", PROD_API_URL, "prod", "b0000000-0000-4000-8000-000000000001")
+        emu.created_id = created.id
+        emu.client = client
+        yield emu
+
+
+@pytest.fixture()
+def nrunner(collections_path, world, tmp_path):
+    world.reset()
+    return Runner(collections_path, world, tmp_path)
+
+
+@pytest.fixture()
+def extra(expected):
+    return dict(expected, prod_api_url=PROD_API_URL, expect_db_password=expected["secrets"]["ascii"]["value"])
+
+
+def _routes(emu):
+    return emu.stats()["routes"]
+
+
+def test_names_mixed_ambiguous_unknown_and_projects(nrunner, extra):
+    result = nrunner.run(NAMES / "names.yml", extra)
+    assert_ok(result)
+    assert "rescued=3" in result.stdout and "failed=0" in result.stdout
+
+
+def test_names_without_cache_cost_one_list_and_one_get(nrunner, extra, world):
+    result = nrunner.run(NAMES / "count.yml", extra, env={"BWS_CACHE": "false"})
+    assert_ok(result)
+    assert _routes(world) == {LOGIN: 1, "GET /organizations/{org}/secrets": 1, "POST /secrets/get-by-ids": 1}
+
+
+def test_bws_secrets_dict_and_environment(nrunner, extra):
+    result = nrunner.run(DICT / "dict.yml", extra)
+    assert_ok(result)
+    assert "rescued=1" in result.stdout and "failed=0" in result.stdout
+
+
+def test_bws_secrets_without_cache(nrunner, extra, world):
+    assert_ok(nrunner.run(DICT / "dict.yml", extra, env={"BWS_CACHE": "false"}))
+
+
+def test_fifty_hosts_forks_ten(nrunner, extra, world):
+    """50 hosts x 5 names, forks 10: one login, one full fetch, at most one sync per host."""
+    inventory = nrunner.hosts_inventory(50)
+    result = nrunner.run(NAMES / "count.yml", extra, forks=10, inventory=inventory)
+    assert_ok(result)
+    assert "ok=2" in result.stdout
+    routes = _routes(world)
+    assert routes.get(LOGIN) == 1
+    assert set(routes) == {LOGIN, SYNC}
+    assert routes[SYNC] <= 50
+    full = world.admin("GET", "/_admin/stats").get("full_syncs")
+    if full is not None:
+        assert full == 1
+
+    world.reset()
+    result = nrunner.run(NAMES / "count.yml", extra, forks=10, inventory=inventory, env={"BWS_CACHE_TTL": "60"})
+    assert_ok(result)
+    assert sum(_routes(world).values()) <= 3
+
+
+def _cache_file(runner, emu, name="ci"):
+    token_id = emu.info["tokens"][name].split(".")[1]
+    return os.path.join(runner.state_dir, token_id + ".bws-secrets-cache")
+
+
+def test_cache_hit_then_invalidated_by_a_change(nrunner, extra, world, expected):
+    assert_ok(nrunner.run(NAMES / "count.yml", extra))
+    cache = _cache_file(nrunner, world)
+    assert os.stat(cache).st_mode & 0o777 == 0o600
+    with open(cache) as handle:
+        text = handle.read()
+    assert text.startswith("2.") and "hunter2" not in text and "DB_PASSWORD" not in text
+
+    world.reset()
+    assert_ok(nrunner.run(NAMES / "count.yml", extra))
+    assert _routes(world) == {SYNC: 1}  # hit: one cheap sync, no login, no list, no get
+
+    world.reset()
+    assert_ok(nrunner.run(NAMES / "count.yml", extra, env={"BWS_CACHE_TTL": "60"}))
+    assert _routes(world) == {}  # within the TTL: nothing at all
+
+    # a change made between two runs is seen by the next run
+    db = expected["secrets"]["ascii"]
+    world.client.update_secret(db["id"], "DB_PASSWORD", "rotated-value", db["note"], [db["project_id"]])
+    try:
+        assert_ok(nrunner.run(NAMES / "count.yml", dict(extra, expect_db_password="rotated-value")))
+        result = nrunner.run(NAMES / "count.yml", extra)
+        assert result.returncode != 0  # the old value is gone: proves the cache was not served stale
+    finally:
+        world.client.update_secret(db["id"], "DB_PASSWORD", db["value"], db["note"], [db["project_id"]])
+
+
+def test_corrupt_or_foreign_cache_is_replaced(nrunner, extra, world):
+    assert_ok(nrunner.run(NAMES / "count.yml", extra))
+    cache = _cache_file(nrunner, world)
+    with open(cache, "w") as handle:
+        handle.write("2.corrupt|garbage|here")
+    world.reset()
+    assert_ok(nrunner.run(NAMES / "count.yml", extra))
+    assert _routes(world) == {SYNC: 1}
+    with open(cache) as handle:
+        assert handle.read().count("|") == 2
+
+    # a cache written by another token (here: the reader's), under our file name
+    reader_state = nrunner.workdir / "reader-state"
+    from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+    from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+
+    reader = connect({"access_token": world.info["tokens"]["reader"], "server_url": world.info["server_url"],
+                      "state_dir": str(reader_state)})
+    SecretsCache(reader, cache_path(reader.auth.state_file)).secrets()
+    os.replace(cache_path(reader.auth.state_file), cache)
+    world.reset()
+    assert_ok(nrunner.run(NAMES / "count.yml", extra))  # Production values, which the reader cannot see
+    assert _routes(world) == {SYNC: 1}
