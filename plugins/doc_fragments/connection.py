@@ -55,6 +55,13 @@ options:
       - Verify the server's TLS certificate. Turn off only for testing.
     type: bool
     default: true
+  allow_insecure_http:
+    description:
+      - Plain C(http://) URLs are refused unless they point at a loopback address (such as the
+        local emulator). Set to V(true) to allow them anyway; the token and every secret then
+        cross the network unencrypted.
+    type: bool
+    default: false
   ca_path:
     description:
       - A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server.
@@ -136,6 +143,14 @@ options:
         key: validate_certs
     vars:
       - name: bws_validate_certs
+  allow_insecure_http:
+    env:
+      - name: BWS_ALLOW_INSECURE_HTTP
+    ini:
+      - section: bws_secrets
+        key: allow_insecure_http
+    vars:
+      - name: bws_allow_insecure_http
   ca_path:
     env:
       - name: BWS_CA_PATH

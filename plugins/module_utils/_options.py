@@ -31,6 +31,7 @@ CONNECTION_OPTIONS = {
     "state_dir": ("path", DEFAULT_STATE_DIR, "BWS_STATE_DIR", False),
     "use_state_file": ("bool", True, None, False),
     "validate_certs": ("bool", True, None, False),
+    "allow_insecure_http": ("bool", False, None, False),
     "ca_path": ("path", None, "BWS_CA_PATH", False),
     "timeout": ("int", 30, None, False),
     "retries": ("int", 3, None, False),
@@ -74,6 +75,7 @@ def connect(options, warn=None):
     get = lambda name: options.get(name, CONNECTION_OPTIONS[name][1])  # noqa: E731
     token = ClientToken.from_str(get("access_token"))
     region = Region.resolve(get("region"), get("server_url"), get("api_url"), get("identity_url"))
+    region.check_transport(get("allow_insecure_http"))
     http = HttpClient(timeout=get("timeout"), validate_certs=get("validate_certs"),
                       ca_path=get("ca_path"), retries=get("retries"))
     state = state_file_path(get("state_dir"), token.access_token_id) if get("use_state_file") else None

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from ._errors import BWSSDKError
@@ -52,11 +53,34 @@ class Region:
             return cls.self_hosted(server_url)
         return cls.named(region)
 
+    def check_transport(self, allow_insecure_http=False):
+        """Refuse plain http:// to anything but a loopback address unless explicitly allowed."""
+        if allow_insecure_http:
+            return
+        for url in (self.api_url, self.identity_url):
+            parts = urlsplit(url)
+            if parts.scheme == "http" and not is_loopback(parts.hostname):
+                raise BWSSDKError(
+                    "%s uses plain http:// to a host that is not loopback: the access token and secrets "
+                    "would cross the network unencrypted. Use https://, or set allow_insecure_http=true "
+                    "if you really mean it" % url)
+
     def __eq__(self, other):
         return isinstance(other, Region) and (self.api_url, self.identity_url) == (other.api_url, other.identity_url)
 
     def __repr__(self):
         return "Region(api_url=%r, identity_url=%r)" % (self.api_url, self.identity_url)
+
+
+def is_loopback(host):
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_url(url, what):

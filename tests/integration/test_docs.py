@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LOOKUPS = sorted(p.stem for p in (ROOT / "plugins" / "lookup").glob("*.py"))
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"))
-CONNECTION = {"access_token", "region", "server_url", "api_url", "identity_url", "state_dir",
+CONNECTION = {"access_token", "region", "server_url", "api_url", "identity_url", "state_dir", "allow_insecure_http",
               "use_state_file", "validate_certs", "ca_path", "timeout", "retries"}
 
 
