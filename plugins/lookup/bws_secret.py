@@ -11,7 +11,7 @@ name: bws_secret
 short_description: Read Bitwarden Secrets Manager secrets by id or key name
 version_added: 0.1.0
 author:
-  - bws.secrets contributors
+  - bws.secrets contributors (@bws-secrets)
 description:
   - Returns the value (or another field) of each secret given as a term, in order. A term is
     a secret id (UUID) or a key name; ids and names can be mixed.

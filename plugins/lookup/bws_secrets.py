@@ -11,7 +11,7 @@ name: bws_secrets
 short_description: A project's Bitwarden Secrets Manager secrets as a dictionary
 version_added: 0.1.0
 author:
-  - bws.secrets contributors
+  - bws.secrets contributors (@bws-secrets)
 description:
   - Returns one dictionary mapping key to value of every secret visible to the machine account in
     the given projects (or in all its projects), ready for C(environment:) or a C(.env) template.

@@ -72,7 +72,11 @@ def connect(options, warn=None):
     if missing:
         raise BWSSDKError("missing Python libraries %s on this host: pip install %s"
                           % (", ".join(m[0] for m in missing), " ".join(m[0] for m in missing)))
-    get = lambda name: options.get(name, CONNECTION_OPTIONS[name][1])  # noqa: E731
+
+    def get(name):
+        value = options.get(name)
+        return CONNECTION_OPTIONS[name][1] if value is None else value
+
     token = ClientToken.from_str(get("access_token"))
     region = Region.resolve(get("region"), get("server_url"), get("api_url"), get("identity_url"))
     region.check_transport(get("allow_insecure_http"))
