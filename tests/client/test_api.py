@@ -1,0 +1,113 @@
+"""SecretsManager calls over real HTTP: writes, projects, sync, limits and access rules."""
+
+import datetime
+import time
+
+import pytest
+
+from ansible_collections.bws.secrets.plugins.module_utils._errors import ApiError, BWSSDKError, NotFoundError
+from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+
+PROD = "b0000000-0000-4000-8000-000000000001"
+STAGING = "b0000000-0000-4000-8000-000000000002"
+
+
+@pytest.fixture(scope="module")
+def emu(vectors_seed):
+    from control import Emulator
+
+    with Emulator(seed=vectors_seed) as server:
+        yield server
+
+
+@pytest.fixture()
+def client(emu):
+    return connect({"access_token": emu.info["tokens"]["ci"], "server_url": emu.info["server_url"],
+                    "use_state_file": False})
+
+
+def test_create_update_move_delete(client, emu):
+    created = client.create_secret("  NEW_KEY  ", "v1 ✓\nline", "  a note ", PROD)
+    assert (created.key, created.value, created.note, created.project_id) == ("NEW_KEY", "v1 ✓\nline", "a note", PROD)
+    stored = next(s for s in emu.admin("GET", "/_admin/secrets?ciphertext=1")["secrets"] if s["id"] == created.id)
+    assert "v1" not in str(stored)  # the server only ever saw ciphertext
+
+    updated = client.update_secret(created.id, "NEW_KEY", "v2", "", [PROD])
+    assert (updated.value, updated.note, updated.revision_date >= created.revision_date) == ("v2", "", True)
+    assert client.get_secret(created.id).value == "v2"
+
+    with pytest.raises(NotFoundError):  # the machine account can only read Staging
+        client.update_secret(created.id, "NEW_KEY", "v2", "", [STAGING])
+    with pytest.raises(BWSSDKError, match="a project is required"):
+        client.update_secret(created.id, "NEW_KEY", "v2", "", [])
+
+    assert client.delete_secrets([created.id]) == [created.id]
+    with pytest.raises(NotFoundError, match=created.id):
+        client.get_secret(created.id)
+
+
+def test_limits_checked_before_sending(client, emu):
+    emu.reset()
+    for kwargs, fragment in [
+        (dict(key=" ", value="v", note=""), "key must not be empty"),
+        (dict(key="K" * 501, value="v", note=""), "limit is 500"),
+        (dict(key="K", value="", note=""), "must not be empty"),
+        (dict(key="K", value="x" * 25001, note=""), "limit is 25000"),
+        (dict(key="K", value="v", note="n" * 7001), "limit is 7000"),
+    ]:
+        with pytest.raises(BWSSDKError, match=fragment):
+            client.create_secret(project_id=PROD, **kwargs)
+    with pytest.raises(BWSSDKError, match="not a valid UUID"):
+        client.create_secret("K", "v", "", "production")
+    assert "POST /organizations/{org}/secrets" not in emu.stats()["routes"]
+
+
+def test_create_in_read_only_project_is_not_found(client):
+    with pytest.raises(NotFoundError, match="not shared with this machine account"):
+        client.create_secret("K", "v", "", STAGING)
+
+
+def test_list_and_project_list(client, vectors):
+    listed = client.list_secrets()
+    visible = set(c["id"] for c in vectors["seeded_secrets"] if c["visible_to_ci"])
+    assert visible <= set(s.id for s in listed)
+    assert all(s.value is None and not s.has_value for s in listed)
+    in_prod = client.list_secrets(project_id=PROD)
+    assert set(s.project_id for s in in_prod) == {PROD}
+    names = dict((p.id, p.name) for p in client.list_projects())
+    assert names[PROD] == "Production" and names[STAGING] == "Staging ✓"
+    assert client.get_project(STAGING).name == "Staging ✓"
+
+
+def test_project_create_rename_delete(client):
+    project = client.create_project("  Temp ✨ ")
+    assert project.name == "Temp ✨"
+    assert client.update_project(project.id, "Renamed").name == "Renamed"
+    secret = client.create_secret("IN_TEMP", "v", "", project.id)
+    assert client.get_secret(secret.id).project_id == project.id
+    assert client.delete_projects([project.id]) == [project.id]
+    with pytest.raises(NotFoundError):
+        client.get_project(project.id)
+
+
+def test_sync_reports_changes_after_a_date(client, vectors):
+    changed, everything = client.sync()
+    assert changed and len(everything) >= 6
+    assert all(s.value is not None for s in everything)
+    time.sleep(0.05)
+    mark = datetime.datetime.now(datetime.timezone.utc)
+    time.sleep(0.05)
+    assert client.sync(mark) == (False, None)
+    ascii_case = vectors["seeded_secrets"][0]
+    client.update_secret(ascii_case["id"], "DB_PASSWORD", "hunter2", "primary database", [PROD])
+    changed, again = client.sync(mark)
+    assert changed and any(s.id == ascii_case["id"] for s in again)
+    with pytest.raises(BWSSDKError, match="timezone-aware"):
+        client.sync(datetime.datetime.now())
+
+
+def test_future_sync_date_is_an_api_error(client):
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    with pytest.raises(ApiError) as info:
+        client.sync(future)
+    assert info.value.status == 400 and "in the past" in str(info.value)
