@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 import collection  # noqa: E402
 from control import Emulator  # noqa: E402
 
-PLAYBOOKS = ["lookup_secrets.yml", "lookup_by_name.yml"]
+PLAYBOOKS = ["lookup_secrets.yml", "lookup_by_name.yml", "secrets_as_code.yml"]
 
 
 def main():

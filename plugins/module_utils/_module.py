@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, bws.secrets contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The module side of the shared option model: ``BWSModule`` and helpers the modules share.
+
+``BWSModule`` merges the connection argument spec (``_options.module_argspec``) with a
+module's own options, reports missing libraries with ``missing_required_lib``, builds the
+client once (``self.client()``) and turns every ``BWSSDKError`` into ``fail_json(msg=...)``:
+no traceback, and messages that never carry a token, a key or a secret value.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ._errors import ApiError, BWSSDKError, NotFoundError
+from ._models import Project
+from ._options import connect, missing_libraries, module_argspec
+from ._resolve import AmbiguousError, SecretIndex, is_uuid
+
+INSTALL_HINT = "pip install requests cryptography PyJWT"
+HIDDEN = "(hidden)"
+HIDDEN_CHANGED = "(hidden, changed)"
+
+
+class BWSModule(AnsibleModule):
+    """An AnsibleModule with the connection options, ``client()`` and error translation.
+
+    Subclasses (or callers) put their work in a function and hand it to ``run``::
+
+        module = BWSModule(argument_spec=dict(name=dict(type='str')), supports_check_mode=True)
+        module.run(main_logic)       # main_logic(module) -> dict for exit_json
+    """
+
+    def __init__(self, argument_spec=None, **kwargs):
+        spec = module_argspec(env_fallback)
+        for name, entry in (argument_spec or {}).items():
+            if name in spec:
+                raise ValueError("option %s clashes with a connection option" % name)
+            spec[name] = entry
+        super(BWSModule, self).__init__(argument_spec=spec, **kwargs)
+        missing = missing_libraries()
+        if missing:
+            names = [name for name, dummy in missing]
+            self.fail_json(
+                msg=missing_required_lib(", ".join(names), reason="to talk to Bitwarden Secrets Manager "
+                                         "(on the host that runs the module: %s, or use delegate_to: "
+                                         "localhost)" % INSTALL_HINT),
+                exception=missing[0][1])
+        self._client = None
+
+    def connection_options(self):
+        return dict(self.params)
+
+    def client(self):
+        """The authenticated ``SecretsManager`` (one login, or none with a fresh state file)."""
+        if self._client is None:
+            self._client = connect(self.connection_options(), warn=self.warn)
+        return self._client
+
+    def run(self, func):
+        """Call ``func(self)`` and exit with its result; a BWSSDKError becomes fail_json."""
+        try:
+            result = func(self)
+        except BWSSDKError as exc:
+            self.fail_json(msg=str(exc))
+        finally:
+            if self._client is not None:
+                self._client.http.close()
+        self.exit_json(**result)
+
+
+# --- projects ---------------------------------------------------------------------------
+
+class ProjectList:
+    """The projects visible to the machine account, with their write access when the server says.
+
+    One ``GET /organizations/{org}/projects``. ``SecretsManager.list_projects`` drops the
+    ``read``/``write`` flags of the answer, so this reads the answer itself; a server that
+    sends no flags gives ``None`` (unknown) and writes then simply get tried.
+    """
+
+    def __init__(self, client):
+        what = "list projects"
+        raw = client._call("GET", "/organizations/%s/projects" % client.org_id, what)
+        data = raw.get("data") if isinstance(raw, dict) else None
+        if not isinstance(data, list):
+            raise BWSSDKError("%s: the server's answer has no data list" % what)
+        key = client.auth.org_enc_key
+        self.projects = []
+        self.writable = {}
+        for item in data:
+            project = Project.from_api(item, key)
+            self.projects.append(project)
+            flag = item.get("write") if isinstance(item, dict) else None
+            self.writable[project.id] = flag if isinstance(flag, bool) else None
+        self.by_id = dict((_canonical_or_same(p.id), p) for p in self.projects)
+
+    def named(self, name):
+        return [p for p in self.projects if p.name == name]
+
+    def name_of(self, pid):
+        project = self.by_id.get(pid)
+        return project.name if project else None
+
+    def describe(self, pid):
+        name = self.name_of(pid)
+        return "%r (%s)" % (name, pid) if name is not None else str(pid)
+
+    def require_writable(self, pid, action):
+        """Fail before sending when the server says this project is read-only for us."""
+        if self.writable.get(pid) is False:
+            raise BWSSDKError(
+                "%s: project %s is read-only for this machine account: grant it read and write access "
+                "to the project, or choose another project" % (action, self.describe(pid)))
+
+
+def match_project(plist, ref):
+    """The project whose id or name is ``ref`` (clear errors for missing or ambiguous names)."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise BWSSDKError("project must not be empty")
+    if is_uuid(ref):
+        project = plist.by_id.get(canonical_uuid(ref, "project id"))
+        if project is not None:
+            return project
+        raise NotFoundError("project %s: not found or not shared with this machine account" % ref, status=404)
+    found = plist.named(ref)
+    if len(found) > 1:
+        raise AmbiguousError("project name %r matches %d projects (%s): use the project id"
+                             % (ref, len(found), ", ".join(p.id for p in found)))
+    if not found:
+        visible = sorted(p.name for p in plist.projects)
+        raise NotFoundError("project %r: not found or not shared with this machine account (visible: %s)"
+                            % (ref, ", ".join(repr(n) for n in visible[:20]) or "none"), status=404)
+    return found[0]
+
+
+def _canonical_or_same(value):
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return value
+
+
+def canonical_uuid(value, what):
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except ValueError:
+        raise BWSSDKError("%s %r is not a valid UUID" % (what, value)) from None
+
+
+def project_result(project):
+    return project.to_dict() if project is not None else {}
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+def secret_result(secret, project_name=None):
+    """A secret for a module's result: everything but the value."""
+    if secret is None:
+        return {}
+    return {
+        "id": secret.id,
+        "organization_id": secret.organization_id,
+        "project_id": secret.project_id,
+        "project": project_name,
+        "key": secret.key,
+        "note": secret.note,
+        "creation_date": secret.creation_date,
+        "revision_date": secret.revision_date,
+    }
+
+
+def ref_names(client, secrets):
+    """{project id: name} decrypted from the project references the server sent with ``secrets``."""
+    return SecretIndex(secrets, client.auth.org_enc_key).project_names
+
+
+def secret_diff_text(key, note, project_id, project_name, value_marker):
+    """The text form of a secret for ``diff``: key, note, project and a value marker, never a value."""
+    project = "%s (%s)" % (_q(project_name), project_id) if project_name is not None else str(project_id)
+    return "key: %s\nnote: %s\nproject: %s\nvalue: %s\n" % (_q(key), _q(note or ""), project, value_marker)
+
+
+def project_diff_text(name, pid):
+    return "name: %s\nid: %s\n" % (_q(name), pid or "(new)")
+
+
+def _q(text):
+    return json.dumps(text, ensure_ascii=False)
+
+
+def write_errors(action, where):
+    """A context manager turning a 404 on a write into a clear, actionable error."""
+    return _WriteErrors(action, where)
+
+
+class _WriteErrors:
+    def __init__(self, action, where):
+        self.action = action
+        self.where = where
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            return False
+        if issubclass(exc_type, NotFoundError) or (
+                issubclass(exc_type, ApiError) and "access denied" in str(exc)):
+            raise BWSSDKError(
+                "%s: the server refused the write in %s: the project is read-only for this "
+                "machine account, or the secret or project is not shared with it; grant read and write "
+                "access" % (self.action, self.where)) from None
+        return False
