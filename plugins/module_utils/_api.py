@@ -21,7 +21,7 @@ NOT_SHARED = "not found or not shared with this machine account"
 def check_uuid(value, what):
     """Canonical UUID text, or BWSSDKError naming ``what``."""
     try:
-        return str(uuid.UUID(str(value)))
+        return str(uuid.UUID(str(value).strip()))
     except ValueError:
         raise BWSSDKError("%s %r is not a valid UUID" % (what, value)) from None
 

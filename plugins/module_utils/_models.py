@@ -17,6 +17,7 @@ NOTE_MAX = 7000
 PROJECT_NAME_MAX = 500
 
 _UNSET = object()
+PROJECT_FIELDS = ("id", "organization_id", "name", "creation_date", "revision_date")
 SECRET_FIELDS = ("id", "organization_id", "project_id", "key", "value", "note",
                  "creation_date", "revision_date")
 
@@ -116,7 +117,7 @@ class Secret:
 class Project:
     """A project, its name decrypted."""
 
-    __slots__ = ("id", "organization_id", "name", "creation_date", "revision_date")
+    __slots__ = ("id", "organization_id", "name", "creation_date", "revision_date", "read", "write")
 
     @classmethod
     def from_api(cls, raw, key):
@@ -128,7 +129,10 @@ class Project:
         self.name = decrypt_text(key, _field(raw, "name", "project " + self.id), "the name of project " + self.id)
         self.creation_date = raw.get("creationDate")
         self.revision_date = raw.get("revisionDate")
+        # access of this machine account, when the server says (None: unknown)
+        self.read = raw.get("read") if isinstance(raw.get("read"), bool) else None
+        self.write = raw.get("write") if isinstance(raw.get("write"), bool) else None
         return self
 
     def to_dict(self):
-        return dict((name, getattr(self, name)) for name in self.__slots__)
+        return dict((name, getattr(self, name)) for name in PROJECT_FIELDS)

@@ -14,14 +14,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import uuid
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ._errors import ApiError, BWSSDKError, NotFoundError
-from ._models import Project
 from ._options import connect, missing_libraries, module_argspec
-from ._resolve import AmbiguousError, SecretIndex, is_uuid
+from ._api import check_uuid as canonical_uuid  # noqa: F401  (re-exported for the modules)
+from ._resolve import SecretIndex
+from ._resolve import match_project as resolve_project
 
 INSTALL_HINT = "pip install requests cryptography PyJWT"
 HIDDEN = "(hidden)"
@@ -78,28 +78,12 @@ class BWSModule(AnsibleModule):
 # --- projects ---------------------------------------------------------------------------
 
 class ProjectList:
-    """The projects visible to the machine account, with their write access when the server says.
-
-    One ``GET /organizations/{org}/projects``. ``SecretsManager.list_projects`` drops the
-    ``read``/``write`` flags of the answer, so this reads the answer itself; a server that
-    sends no flags gives ``None`` (unknown) and writes then simply get tried.
-    """
+    """The projects visible to the machine account (one request), with their write access
+    when the server says (``Project.write``; None: unknown, and writes simply get tried)."""
 
     def __init__(self, client):
-        what = "list projects"
-        raw = client._call("GET", "/organizations/%s/projects" % client.org_id, what)
-        data = raw.get("data") if isinstance(raw, dict) else None
-        if not isinstance(data, list):
-            raise BWSSDKError("%s: the server's answer has no data list" % what)
-        key = client.auth.org_enc_key
-        self.projects = []
-        self.writable = {}
-        for item in data:
-            project = Project.from_api(item, key)
-            self.projects.append(project)
-            flag = item.get("write") if isinstance(item, dict) else None
-            self.writable[project.id] = flag if isinstance(flag, bool) else None
-        self.by_id = dict((_canonical_or_same(p.id), p) for p in self.projects)
+        self.projects = client.list_projects()
+        self.by_id = dict((p.id, p) for p in self.projects)
 
     def named(self, name):
         return [p for p in self.projects if p.name == name]
@@ -114,7 +98,8 @@ class ProjectList:
 
     def require_writable(self, pid, action):
         """Fail before sending when the server says this project is read-only for us."""
-        if self.writable.get(pid) is False:
+        project = self.by_id.get(pid)
+        if project is not None and project.write is False:
             raise BWSSDKError(
                 "%s: project %s is read-only for this machine account: grant it read and write access "
                 "to the project, or choose another project" % (action, self.describe(pid)))
@@ -122,37 +107,9 @@ class ProjectList:
 
 def match_project(plist, ref):
     """The project whose id or name is ``ref`` (clear errors for missing or ambiguous names)."""
-    ref = (ref or "").strip()
-    if not ref:
+    if not (ref or "").strip():
         raise BWSSDKError("project must not be empty")
-    if is_uuid(ref):
-        project = plist.by_id.get(canonical_uuid(ref, "project id"))
-        if project is not None:
-            return project
-        raise NotFoundError("project %s: not found or not shared with this machine account" % ref, status=404)
-    found = plist.named(ref)
-    if len(found) > 1:
-        raise AmbiguousError("project name %r matches %d projects (%s): use the project id"
-                             % (ref, len(found), ", ".join(p.id for p in found)))
-    if not found:
-        visible = sorted(p.name for p in plist.projects)
-        raise NotFoundError("project %r: not found or not shared with this machine account (visible: %s)"
-                            % (ref, ", ".join(repr(n) for n in visible[:20]) or "none"), status=404)
-    return found[0]
-
-
-def _canonical_or_same(value):
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return value
-
-
-def canonical_uuid(value, what):
-    try:
-        return str(uuid.UUID(str(value).strip()))
-    except ValueError:
-        raise BWSSDKError("%s %r is not a valid UUID" % (what, value)) from None
+    return resolve_project(plist.projects, ref)
 
 
 def project_result(project):

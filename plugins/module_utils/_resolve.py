@@ -95,8 +95,10 @@ class SecretIndex:
             raise NotFoundError("secret key %r: not found in %s" % (key, scope), status=404)
         if len(candidates) > 1:
             where = sorted(set(self.describe_project(pid) for s in candidates for pid in s.project_ids))
-            raise AmbiguousError("secret key %r matches %d secrets (in projects %s): set 'project' to choose one, "
-                                 "or use the secret id" % (key, len(candidates), ", ".join(where)))
+            advice = ("use the secret id (%s)" % ", ".join(s.id for s in candidates) if project_ids is not None
+                      else "set 'project' to choose one, or use the secret id")
+            raise AmbiguousError("secret key %r matches %d secrets (in projects %s): %s"
+                                 % (key, len(candidates), ", ".join(where), advice))
         return candidates[0]
 
     def describe_project(self, pid):
