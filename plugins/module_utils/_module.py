@@ -19,7 +19,6 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ._errors import ApiError, BWSSDKError, NotFoundError
 from ._options import connect, missing_libraries, module_argspec
-from ._api import check_uuid as canonical_uuid  # noqa: F401  (re-exported for the modules)
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
 

@@ -129,17 +129,18 @@ project:
       type: str
 """
 
+from ansible_collections.bws.secrets.plugins.module_utils._api import check_uuid
 from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError
 from ansible_collections.bws.secrets.plugins.module_utils._models import validate_project_name
 from ansible_collections.bws.secrets.plugins.module_utils._module import (
-    BWSModule, ProjectList, canonical_uuid, project_diff_text, project_result, write_errors)
+    BWSModule, ProjectList, project_diff_text, project_result, write_errors)
 from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError
 
 
 def _find(module, plist):
     params = module.params
     if params["id"]:
-        pid = canonical_uuid(params["id"], "project id")
+        pid = check_uuid(params["id"], "project id")
         project = plist.by_id.get(pid)
         if project is None and params["state"] == "present":
             raise BWSSDKError("project %s: not found or not shared with this machine account (omit id to "

@@ -199,10 +199,11 @@ value_changed:
   type: bool
 """
 
+from ansible_collections.bws.secrets.plugins.module_utils._api import check_uuid
 from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError, NotFoundError
 from ansible_collections.bws.secrets.plugins.module_utils._models import validate_secret_input
 from ansible_collections.bws.secrets.plugins.module_utils._module import (
-    HIDDEN, HIDDEN_CHANGED, BWSModule, ProjectList, canonical_uuid, match_project, ref_names,
+    HIDDEN, HIDDEN_CHANGED, BWSModule, ProjectList, match_project, ref_names,
     secret_diff_text, secret_result, write_errors)
 from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError
 
@@ -211,7 +212,7 @@ def _find(module, client, target):
     """The current secret (decrypted, with its value) or None."""
     params = module.params
     if params["id"]:
-        sid = canonical_uuid(params["id"], "secret id")
+        sid = check_uuid(params["id"], "secret id")
         try:
             return client.get_secret(sid)
         except NotFoundError:

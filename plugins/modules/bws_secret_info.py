@@ -147,14 +147,15 @@ missing_keys:
   elements: str
 """
 
+from ansible_collections.bws.secrets.plugins.module_utils._api import check_uuid
 from ansible_collections.bws.secrets.plugins.module_utils._module import (
-    BWSModule, ProjectList, canonical_uuid, match_project, ref_names)
+    BWSModule, ProjectList, match_project, ref_names)
 
 
 def run(module):
     params = module.params
     client = module.client()
-    ids = [canonical_uuid(i, "secret id") for i in params["ids"] or []]
+    ids = [check_uuid(i, "secret id") for i in params["ids"] or []]
     keys = [k.strip() for k in params["keys"] or []]
     names = {}
     target = None
