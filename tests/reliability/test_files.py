@@ -1,0 +1,194 @@
+"""The state and cache files on disk: modes, loose files, symlinks, and whose content is trusted.
+
+Real client runs against an emulator, on real files. The state file is
+``<state_dir>/<token id>``, the cache ``<state_dir>/<token id>.bws-secrets-cache``.
+"""
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+from ansible_collections.bws.secrets.plugins.module_utils._crypto import (
+    EncString, SymmetricCryptoKey, decrypt_text, encrypt_text)
+from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets
+from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
+
+from leakcheck import login_org_key
+from relsupport import LOGIN, SYNC, options, plain, routes
+
+READER_TOKEN = "0.7e000000-0000-4000-8000-000000000002.UmVhZGVyU2VjcmV0Rm9yVGVzdHMwMg:EBESExQVFhcYGRobHB0eHw=="
+
+
+@pytest.fixture()
+def token(vectors):
+    return ClientToken.from_str(vectors["access_token"]["token"])
+
+
+def _paths(state_dir, token):
+    state = os.path.join(state_dir, token.access_token_id)
+    return state, cache_path(state)
+
+
+def _by_id(emu, state_dir, vectors):
+    """One lookup by id (state file only); returns the value."""
+    return connect(options(emu, state_dir)).get_secrets([plain(vectors, "ascii")["id"]])[0].value
+
+
+def _by_name(emu, state_dir):
+    """One lookup by key name through the sync cache; returns the value."""
+    client = connect(options(emu, state_dir))
+    source = SecretsCache(client, cache_path(client.auth.state_file)).secrets()
+    return find_secrets(client, ["DB_PASSWORD"], project="Production", source=source)[0].value
+
+
+def _mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def _decrypts(path, token):
+    with open(path) as handle:
+        return json.loads(decrypt_text(token.encryption_key, handle.read()))
+
+
+def test_created_0700_and_0600_even_with_a_permissive_umask(emu, tmp_path, token):
+    state_dir = str(tmp_path / "home" / ".config" / "bws" / "state")
+    old = os.umask(0)
+    try:
+        assert _by_name(emu, state_dir) == "hunter2"
+    finally:
+        os.umask(old)
+    state, cache = _paths(state_dir, token)
+    assert _mode(state_dir) == 0o700
+    assert _mode(state) == 0o600 and _mode(cache) == 0o600
+    assert sorted(os.listdir(state_dir)) == sorted([os.path.basename(state), os.path.basename(cache)])
+    for path in (state, cache):
+        with open(path) as handle:
+            text = handle.read()
+        assert text.startswith("2.") and "hunter2" not in text and "eyJ" not in text  # no value, no JWT in clear
+
+
+LOOSE = [
+    # (which file, how it is found, mode, is it reused)
+    ("state", "valid", 0o644, True),
+    ("state", "valid", 0o666, True),
+    ("state", "foreign", 0o644, False),
+    ("state", "corrupt", 0o666, False),
+    ("cache", "valid", 0o644, True),
+    ("cache", "foreign", 0o640, False),
+    ("cache", "corrupt", 0o604, False),
+]
+
+
+@pytest.mark.parametrize("which, how, mode, reused", LOOSE, ids=["%s-%s-%o" % c[:3] for c in LOOSE])
+def test_loose_files_are_tightened_or_rewritten(emu, vectors, state_dir, token, which, how, mode, reused):
+    """As the official SDK and ``bws`` leave them (default umask): never left readable."""
+    assert _by_name(emu, state_dir) == "hunter2"  # writes both files
+    state, cache = _paths(state_dir, token)
+    path = state if which == "state" else cache
+    if how == "foreign":
+        other = ClientToken.from_str(READER_TOKEN).encryption_key
+        with open(path, "w") as handle:
+            handle.write(encrypt_text(other, json.dumps({"version": 1, "token": "x.y.z", "encryption_key": "QQ=="})))
+    elif how == "corrupt":
+        with open(path, "w") as handle:
+            handle.write("2.partial|garbage")
+    os.chmod(path, mode)
+    emu.reset()
+    assert _by_name(emu, state_dir) == "hunter2"
+    assert _mode(path) == 0o600
+    assert _decrypts(path, token)["version"] == 1  # ours, readable under our key
+    logins = routes(emu).get(LOGIN, 0)
+    assert logins == (0 if which == "cache" or reused else 1)
+    if which == "cache":
+        assert routes(emu)[SYNC] == 1
+
+
+@pytest.mark.parametrize("which", ["state", "cache"])
+@pytest.mark.parametrize("target", ["victim", "dangling"])
+def test_writes_never_follow_a_symlink(emu, vectors, tmp_path, token, which, target):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    state, cache = _paths(str(state_dir), token)
+    path = state if which == "state" else cache
+    victim = tmp_path / "victim"
+    if target == "victim":
+        victim.write_text("precious, not ours")
+        os.chmod(victim, 0o644)
+    os.symlink(str(victim), path)
+    assert _by_name(emu, str(state_dir)) == "hunter2"
+    if target == "victim":
+        assert victim.read_text() == "precious, not ours" and _mode(str(victim)) == 0o644
+    else:
+        assert not victim.exists()  # not created through the dangling link
+    assert not os.path.islink(path) and _mode(path) == 0o600
+    assert _decrypts(path, token)["version"] == 1
+    assert [n for n in os.listdir(state_dir) if n.startswith(".bws-tmp-")] == []
+
+
+def test_a_symlink_to_a_valid_state_file_is_not_trusted(emu, vectors, tmp_path, token):
+    """Content reached through a symlink is never read, even if it would decrypt."""
+    elsewhere = tmp_path / "elsewhere"
+    assert _by_id(emu, str(elsewhere), vectors) == "hunter2"
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(mode=0o700)
+    os.symlink(os.path.join(str(elsewhere), token.access_token_id), os.path.join(str(state_dir), token.access_token_id))
+    emu.reset()
+    assert _by_id(emu, str(state_dir), vectors) == "hunter2"
+    assert routes(emu).get(LOGIN) == 1
+
+
+def _flip_mac(path):
+    with open(path) as handle:
+        enc = EncString.parse(handle.read())
+    mac = bytearray(enc.mac)
+    mac[0] ^= 1
+    with open(path, "w") as handle:
+        handle.write(str(EncString(enc.iv, enc.data, bytes(mac))))
+
+
+def test_state_trusted_only_after_its_mac_verifies_under_our_key(emu, vectors, state_dir, token):
+    """A state file planted under another token's key (a JWT and an org key of the attacker's
+    choosing), or ours with one bit changed, is never used: the client logs in instead."""
+    state = _paths(state_dir, token)[0]
+    os.makedirs(state_dir, mode=0o700)
+    reader_org_key, reader_jwt = login_org_key(emu.info["identity_url"], READER_TOKEN)
+    planted = {"version": 1, "token": reader_jwt, "encryption_key": SymmetricCryptoKey.from_bytes(bytes(64)).to_b64()}
+    with open(state, "w") as handle:
+        handle.write(encrypt_text(ClientToken.from_str(READER_TOKEN).encryption_key, json.dumps(planted)))
+    emu.reset()
+    assert _by_id(emu, state_dir, vectors) == "hunter2"
+    assert routes(emu)[LOGIN] == 1
+    assert _decrypts(state, token)["token"] != reader_jwt
+
+    _flip_mac(state)
+    emu.reset()
+    assert _by_id(emu, state_dir, vectors) == "hunter2"
+    assert routes(emu)[LOGIN] == 1
+
+
+def test_cache_trusted_only_after_its_mac_verifies_under_our_key(emu, vectors, state_dir, token):
+    """A cache planted under another token's key, whose DB_PASSWORD says "planted", is never
+    served; nor is ours with one bit changed: the client fetches everything again."""
+    assert _by_name(emu, state_dir) == "hunter2"
+    cache = _paths(state_dir, token)[1]
+    doc = _decrypts(cache, token)
+    org_key = SymmetricCryptoKey.from_b64(vectors["organization"]["org_key_b64"])
+    for secret in doc["secrets"]:
+        if decrypt_text(org_key, secret["key"]) == "DB_PASSWORD":
+            secret["value"] = encrypt_text(org_key, "planted-value")
+    doc["fetched_at"] = doc["fetched_at"] + 10 ** 6  # and "fresh" for any cache_ttl
+    with open(cache, "w") as handle:
+        handle.write(encrypt_text(ClientToken.from_str(READER_TOKEN).encryption_key, json.dumps(doc)))
+    emu.reset()
+    assert _by_name(emu, state_dir) == "hunter2"
+    assert routes(emu) == {SYNC: 1}  # one full sync: the planted file was ignored
+    assert _decrypts(cache, token)["fetched_at"] < doc["fetched_at"]
+
+    _flip_mac(cache)
+    emu.reset()
+    assert _by_name(emu, state_dir) == "hunter2"
+    assert routes(emu) == {SYNC: 1}
