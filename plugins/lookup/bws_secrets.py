@@ -18,6 +18,11 @@ description:
   - Costs one small C(sync) request with the cache (the default), or one list request plus one
     C(get-by-ids) request without it.
   - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
+notes:
+  - When the dictionary is used as a task's C(environment), ansible-core itself shows that
+    environment, values included, in its C(EXEC) lines at C(-vvv) and above, even with
+    C(no_log). Do not run such plays at C(-vvv) where the output is kept, or pass the secrets
+    to the command another way (a file with mode C(0600), C(stdin)).
 requirements:
   - requests
   - cryptography

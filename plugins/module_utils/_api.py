@@ -68,12 +68,9 @@ class SecretsManager:
     def _error(resp, what):
         body = resp.json if isinstance(resp.json, dict) else {}
         message = body.get("message")
-        detail = ""
-        if body.get("validationErrors"):
-            detail = ": " + "; ".join(
-                "%s: %s" % (field, " ".join(map(str, errs))) for field, errs in sorted(body["validationErrors"].items()))
-        elif message:
-            detail = ": " + str(message)[:200]
+        message = str(message)[:200] if message is not None else None
+        detail = _validation_text(body.get("validationErrors"))
+        detail = ": " + detail if detail else (": " + message if message else "")
         if resp.status == 404:
             return NotFoundError("%s: %s" % (what, NOT_SHARED), status=404, server_message=message)
         if resp.status == 401:
@@ -209,6 +206,24 @@ class SecretsManager:
     def delete_projects(self, project_ids):
         ids = [check_uuid(p, "project id") for p in project_ids]
         return self._delete("/projects/delete", ids, "project")
+
+
+def _validation_text(errors, limit=300):
+    """``validationErrors`` ({field: [messages]} normally; any shape tolerated) as one line."""
+    if not errors:
+        return ""
+    if isinstance(errors, dict):
+        parts = []
+        for field in sorted(errors, key=str):
+            msgs = errors[field]
+            msgs = " ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+            parts.append("%s: %s" % (field, msgs))
+        text = "; ".join(parts)
+    elif isinstance(errors, list):
+        text = "; ".join(map(str, errors))
+    else:
+        text = str(errors)
+    return text[:limit]
 
 
 def _list_data(raw, what):

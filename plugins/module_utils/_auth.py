@@ -94,10 +94,10 @@ class Auth:
     def _expiring(claims):
         """True within RENEW_BEFORE_EXPIRY seconds of ``exp`` (or half the lifetime, if shorter)."""
         exp, issued = claims.get("exp"), claims.get("iat", claims.get("nbf"))
-        if not isinstance(exp, (int, float)):
+        if not _plausible_time(exp):
             return True
         margin = RENEW_BEFORE_EXPIRY
-        if isinstance(issued, (int, float)) and exp > issued:
+        if _plausible_time(issued) and exp > issued:
             margin = min(margin, (exp - issued) / 2.0)
         return exp - time.time() <= margin
 
@@ -167,6 +167,11 @@ class Auth:
             raise InvalidIdentityResponseError("%s: the JWT names no organization" % what)
         self._token, self.oauth_jwt, self.org_enc_key = token, claims, key
         return token, org_key_b64
+
+
+def _plausible_time(value):
+    """A finite epoch time before the year 10000 (anything else counts as expired)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 253402300800
 
 
 def _server_message(body):

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function, annotations
 __metaclass__ = type
 
 import json
+import math
 import traceback
 import warnings
 
@@ -42,11 +43,22 @@ _RETRY_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST"))
 
 
 class _BoundedRetry(Retry):
-    """urllib3 Retry whose Retry-After sleep is capped."""
+    """urllib3 Retry reading Retry-After leniently (fractional seconds too) and capping it."""
 
     def get_retry_after(self, response):
-        seconds = super(_BoundedRetry, self).get_retry_after(response)
-        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+        value = response.headers.get("Retry-After")
+        if value is None:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = self.parse_retry_after(value)  # an HTTP date
+            except Exception:  # an unreadable header: fall back to the backoff
+                return None
+        if math.isnan(seconds):
+            return None
+        return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _retry_policy(retries, idempotent):
@@ -119,7 +131,7 @@ class HttpClient:
                                              timeout=self.timeout, verify=self.verify,
                                              allow_redirects=False)
         except requests.exceptions.RequestException as exc:
-            raise SendRequestError(_describe_failure(exc, url, what, self)) from None
+            raise SendRequestError(_describe_failure(exc, url, what, self, idempotent)) from None
         return _decode(resp, url, what, self.retries)
 
 
@@ -141,7 +153,7 @@ def _decode(resp, url, what, retries):
         else:
             try:
                 body = json.loads(resp.content.decode("utf-8"))
-            except ValueError:
+            except (ValueError, RecursionError):
                 if 200 <= status < 300:
                     raise ApiError("%s: %s answered HTTP %d with a body that is not valid JSON"
                                    % (what, _origin(url), status), status=status) from None
@@ -152,18 +164,32 @@ def _origin(url):
     return url.split("/", 3)[2] if "://" in url else url
 
 
-def _describe_failure(exc, url, what, client):
+_DROPPED = ("RemoteDisconnected", "Connection aborted", "ConnectionResetError", "Connection reset",
+            "BadStatusLine", "IncompleteRead")
+
+
+def _describe_failure(exc, url, what, client, idempotent=True):
     host = _origin(url)
     text = str(exc)
+    after_sending = ""
+    if not idempotent:
+        after_sending = ("; it was not retried (not safe to repeat) and may have been applied on the server: "
+                         "check before trying again")
     if isinstance(exc, requests.exceptions.SSLError):
         return ("%s: TLS verification failed for %s (%s): set ca_path (BWS_CA_PATH) to the CA bundle "
                 "that signed the server certificate, or validate_certs=false only for testing"
                 % (what, host, _short(text)))
-    if isinstance(exc, requests.exceptions.Timeout) or "TimeoutError" in text or "timed out" in text:
-        return ("%s: %s did not answer within %g seconds; raise 'timeout' or check the server"
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or "ConnectTimeoutError" in text:
+        return ("%s: could not connect to %s within %g seconds; raise 'timeout' or check the server"
                 % (what, host, client.timeout))
+    if isinstance(exc, requests.exceptions.Timeout) or "TimeoutError" in text or "timed out" in text:
+        return ("%s: %s did not answer within %g seconds; raise 'timeout' or check the server%s"
+                % (what, host, client.timeout, after_sending))
     if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
         return "%s: cannot resolve the host name %s: check server_url/api_url/identity_url and DNS" % (what, host)
+    if any(marker in text for marker in _DROPPED):
+        return ("%s: the connection to %s was closed (reset) before an answer came; a proxy or the server "
+                "dropped it%s" % (what, host, after_sending))
     if isinstance(exc, requests.exceptions.RetryError):
         return "%s: %s kept failing after %d retries (%s)" % (what, host, client.retries, _short(text))
     if isinstance(exc, requests.exceptions.ConnectionError):

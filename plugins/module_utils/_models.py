@@ -57,11 +57,20 @@ def _field(raw, name, what):
     return value
 
 
-def _project_refs(raw):
+def _project_refs(raw, what):
     """[(project id, encrypted project name or None)] of a secret as the server sent them."""
     projects = raw.get("projects") or []
-    refs = [(p.get("id"), p.get("name")) for p in projects if isinstance(p, dict) and p.get("id")]
-    if not refs and raw.get("projectId"):
+    if not isinstance(projects, list) or not all(isinstance(p, dict) for p in projects):
+        raise ApiError("the server's answer for %s has a malformed 'projects' field" % what)
+    refs = []
+    for project in projects:
+        pid, name = project.get("id"), project.get("name")
+        if not isinstance(pid, str) or not (name is None or isinstance(name, str)):
+            raise ApiError("the server's answer for %s has a malformed project reference" % what)
+        refs.append((pid, name))
+    if not refs and raw.get("projectId") is not None:
+        if not isinstance(raw["projectId"], str):
+            raise ApiError("the server's answer for %s has a malformed 'projectId'" % what)
         refs = [(raw["projectId"], None)]
     return refs
 
@@ -81,7 +90,7 @@ class Secret:
         self.id = _field(raw, "id", "a secret")
         self.organization_id = raw.get("organizationId")
         self.key = decrypt_text(key, _field(raw, "key", "secret " + self.id), "the key of secret " + self.id)
-        self.project_refs = _project_refs(raw)
+        self.project_refs = _project_refs(raw, "secret " + self.id)
         self.project_ids = [ref[0] for ref in self.project_refs]
         self.project_id = self.project_ids[0] if self.project_ids else None
         self.creation_date = raw.get("creationDate")

@@ -87,8 +87,12 @@ def _check_url(url, what):
     if not isinstance(url, str) or not url.strip():
         raise BWSSDKError("%s is empty" % what)
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise BWSSDKError("%s is not a valid URL: %r" % (what, url)) from None
+    if parts.scheme not in ("https", "http") or not host:
         raise BWSSDKError("%s must be an http(s) URL like https://vault.example.com, got %r" % (what, url))
     if parts.username or parts.password or parts.query or parts.fragment:
         raise BWSSDKError("%s must not contain credentials, a query or a fragment" % what)

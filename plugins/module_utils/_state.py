@@ -87,12 +87,26 @@ def dir_lock(path, timeout):
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
         _HELD[key] = 1
+        _remove_stale_temp_files(path)
         try:
             yield
         finally:
             _HELD.pop(key, None)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _remove_stale_temp_files(directory):
+    """Every write happens under the directory lock: a temp file seen while holding it was left
+    by a writer that died between creating and renaming it."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(_TMP_PREFIX):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
 
 
 def read_private(path):

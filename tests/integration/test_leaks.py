@@ -302,10 +302,6 @@ def test_environment_keyword_is_shown_by_ansible_at_vvv(leak_runner, world):
     assert all("EXEC" in line and "DB_PASSWORD=hunter2" in line for line in lines), lines
 
 
-@pytest.mark.xfail(strict=True, reason="needs doc change: plugins/lookup/bws_secrets.py recommends "
-                   "environment: \"{{ lookup('bws.secrets.bws_secrets', ...) }}\" but ansible-core shows the "
-                   "environment in EXEC lines at -vvv even with no_log; the DOCUMENTATION notes or the example "
-                   "must warn about it (mention -vvv)")
 def test_bws_secrets_docs_warn_that_environment_is_shown_at_vvv():
     text = (ROOT / "plugins" / "lookup" / "bws_secrets.py").read_text()
     assert "environment" in text and "-vvv" in text

@@ -291,10 +291,6 @@ with state.locked():
 """
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _state (write_atomic/StateFile.locked or "
-                   "SecretsCache under dir_lock) must remove '.bws-tmp-*' files it finds while holding the "
-                   "directory lock: every write happens under that lock, so any temp file then present belongs "
-                   "to a writer that died between mkstemp and rename, and stays forever today")
 def test_temp_file_of_a_writer_killed_mid_write_is_removed(emu, vectors, tmp_path):
     token = ClientToken.from_str(vectors["access_token"]["token"])
     state_dir = str(tmp_path / "state")

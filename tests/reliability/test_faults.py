@@ -347,9 +347,6 @@ def test_jwts_expired_mid_run_two_clients_log_in_once(emu, vectors, state_dir):
 
 # --- what a dropped connection is called ---------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _http._describe_failure calls a connection "
-                   "dropped after the request was sent 'cannot connect to HOST ... check the URL, that the "
-                   "server is up'; it should say the connection was reset/closed before an answer")
 def test_a_dropped_connection_is_not_called_cannot_connect(emu, vectors):
     client = connect(options(emu, retries=1))
     emu.faults({"reset": [{"route": GET_ONE, "count": -1}]})
@@ -360,9 +357,6 @@ def test_a_dropped_connection_is_not_called_cannot_connect(emu, vectors):
     assert any(word in message for word in ("reset", "closed", "dropped")), message
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: when a create (not idempotent) fails after it "
-                   "was sent (reset, timeout), the error should say it was not retried and may have been "
-                   "applied on the server, so the user checks before creating again")
 @pytest.mark.parametrize("fault", [{"reset": [{"route": CREATE, "count": 1}]},
                                    {"hang": [{"route": CREATE, "seconds": 2, "count": 1}]}],
                          ids=["reset", "slow"])
@@ -375,10 +369,6 @@ def test_a_failed_create_says_it_was_not_retried(emu, vectors, fault):
     assert "not retried" in message and "may have been" in message, message
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: a 429 whose Retry-After is neither whole seconds "
-                   "nor an HTTP date (e.g. '0.5', as some proxies send) makes urllib3 raise InvalidHeader and the "
-                   "call fails at once ('Invalid Retry-After header'); _http._BoundedRetry should parse it leniently "
-                   "(round up) or fall back to backoff, so the request is retried like any 429")
 def test_a_fractional_retry_after_is_still_retried(emu, vectors, sleeps):
     client = connect(options(emu, retries=2))
     emu.faults({"rate_limit": {"every": 2, "retry_after": 0.5}})

@@ -8,8 +8,7 @@ name resolution over what they return).
 
 Runs are derandomized (the same examples every run, no example database written) so the
 suite is stable; set ``BWS_HYPOTHESIS_RANDOM=1`` to explore with fresh random examples.
-Properties that fail today are marked ``xfail(strict=True)`` with an ``@example`` that
-fails deterministically; the reason says what the client must do.
+Inputs that once broke a property are kept as ``@example``s, so they are tried every run.
 """
 
 import base64
@@ -181,8 +180,6 @@ urls = st.one_of(
               st.text(max_size=20)))
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _region._check_url must turn the ValueError "
-                   "of urlsplit/hostname for a malformed URL (e.g. 'http://[::1', 'http://[zz]') into BWSSDKError")
 @fast
 @given(server_url=urls, allow=st.booleans())
 @example(server_url="http://[::1", allow=False)
@@ -252,9 +249,6 @@ def test_login_answer_arbitrary_input(status, body):
     _only_ours(_login, status, body)
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _auth.Auth._expiring must not raise OverflowError "
-                   "on a JWT whose exp/iat is a huge integer (treat a non-finite or absurd exp as expired, or "
-                   "refuse the JWT with InvalidIdentityResponseError)")
 @slow
 @given(exp=st.integers(), iat=st.one_of(st.none(), st.integers()))
 @example(exp=10 ** 400, iat=None)
@@ -320,9 +314,6 @@ def test_http_decode_arbitrary_answers(status, content, content_type):
     assert resp.status == status
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _http._decode must catch RecursionError from "
-                   "json.loads (a deeply nested body) and raise ApiError 'not valid JSON' (or treat it as no body "
-                   "for an error status)")
 @pytest.mark.parametrize("status", [200, 500])
 def test_http_decode_deeply_nested_json(status):
     for content in (b"[" * 100000, b'{"a":' * 100000):
@@ -344,9 +335,6 @@ def test_api_error_from_documented_bodies(status, body):
     assert isinstance(error, ApiError) and error.status == status
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _api.SecretsManager._error must cope with any "
-                   "JSON body: validationErrors that is not an object of lists (a list, a string, lists holding "
-                   "numbers...) must not raise AttributeError/TypeError")
 @fast
 @given(st.integers(min_value=300, max_value=599), st.one_of(json_values, st.fixed_dictionaries({}, optional={
     "message": json_values, "validationErrors": json_values})))
@@ -378,9 +366,6 @@ def test_secret_from_api_documented_shapes(raw):
         assert secret.value is None or isinstance(secret.value, str)
 
 
-@pytest.mark.xfail(strict=True, reason="needs client change: _models.Secret.from_api must refuse (ApiError) or "
-                   "ignore a 'projects' that is not a list of objects and project ids that are not strings; "
-                   "today 'projects': 5 raises TypeError and a list id reaches SecretIndex (unhashable)")
 @fast
 @given(plausible_secret())
 @example(raw={"id": "a", "key": encrypt_text(ORG_KEY, "K"), "projects": 5})
