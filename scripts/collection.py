@@ -1,15 +1,19 @@
-#!/usr/bin/env python3
 """Build the collection tarball and install it where tests and the demo load it from.
 
 usage: python scripts/collection.py build|install   (install builds first)
-Prints the collections path (the directory holding ansible_collections/).
+Prints the tarball (build) or the collections path, the directory holding ansible_collections/ (install).
+
+Several builds may run at once (parallel test stages): each install builds into a directory
+of its own, so one build never removes or overwrites the tarball another one is installing.
 """
 
 import glob
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DIST = ROOT / ".tmp" / "dist"
@@ -21,25 +25,34 @@ def _tool(name):
     return str(candidate) if candidate.exists() else name
 
 
-def build():
-    DIST.mkdir(parents=True, exist_ok=True)
-    for old in glob.glob(str(DIST / "bws-secrets-*.tar.gz")):
+def build(output=DIST):
+    """Build the tarball into ``output`` (emptied of older tarballs first); return its path."""
+    output = pathlib.Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    for old in glob.glob(str(output / "bws-secrets-*.tar.gz")):
         os.unlink(old)
-    subprocess.run([_tool("ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(DIST),
+    subprocess.run([_tool("ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(output),
                     "--force"], check=True, stdout=subprocess.DEVNULL)
-    (tarball,) = glob.glob(str(DIST / "bws-secrets-*.tar.gz"))
+    (tarball,) = glob.glob(str(output / "bws-secrets-*.tar.gz"))
     return tarball
 
 
 def install(dest=INSTALLED):
-    tarball = build()
+    """Build into a private directory and install the tarball with ansible-galaxy under ``dest``."""
     dest = pathlib.Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run([_tool("ansible-galaxy"), "collection", "install", tarball, "-p", str(dest), "--force"],
-                   check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest)))
+    (ROOT / ".tmp").mkdir(exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="build-", dir=str(ROOT / ".tmp"))
+    try:
+        tarball = build(workdir)
+        subprocess.run([_tool("ansible-galaxy"), "collection", "install", tarball, "-p", str(dest), "--force"],
+                       check=True, stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return str(dest)
 
 
 if __name__ == "__main__":
-    action = sys.argv[1] if len(sys.argv) > 1 else "install"
-    print(build() if action == "build" else install())
+    ACTION = sys.argv[1] if len(sys.argv) > 1 else "install"
+    print(build() if ACTION == "build" else install())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: install the built collection, start the emulator, run the example playbooks."""
 
 import os

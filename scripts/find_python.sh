@@ -4,8 +4,15 @@ set -euo pipefail
 minor=${1:?usage: find_python.sh 3.11}
 if command -v pyenv >/dev/null 2>&1; then
   root=$(pyenv root)
-  best=$(ls -d "$root"/versions/"$minor".* 2>/dev/null | grep -E "/$minor\.[0-9]+$" | sort -V | tail -n 1 || true)
-  if [ -n "$best" ] && [ -x "$best/bin/python3" ]; then
+  best=
+  for dir in "$root"/versions/"$minor".*; do
+    [[ "$dir" =~ /$minor\.[0-9]+$ ]] || continue
+    [ -x "$dir/bin/python3" ] || continue
+    if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$dir" | sort -V | tail -n 1)" = "$dir" ]; then
+      best=$dir
+    fi
+  done
+  if [ -n "$best" ]; then
     echo "$best/bin/python3"; exit 0
   fi
 fi

@@ -220,10 +220,10 @@ def test_processes_starting_together_log_in_once(fresh_emulator, vectors, state_
     queue = ctx.Queue()
     options = _options(fresh_emulator, state_dir)
     sid = _plain(vectors, "ascii")["id"]
-    procs = [ctx.Process(target=_worker, args=(options, sid, queue)) for _ in range(8)]
+    procs = [ctx.Process(target=_worker, args=(options, sid, queue)) for _unused in range(8)]
     for proc in procs:
         proc.start()
-    results = [queue.get(timeout=60) for _ in procs]
+    results = [queue.get(timeout=60) for _unused in procs]
     for proc in procs:
         proc.join(30)
     assert results == ["hunter2"] * 8

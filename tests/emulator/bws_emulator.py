@@ -250,9 +250,9 @@ class AccessToken:
 
 def parse_token_string(text):
     """``0.<uuid>.<client_secret>:<b64 key16>`` -> (id, secret, key16). Raises ValueError."""
-    version, _, rest = text.partition(".")
-    tid, _, rest = rest.partition(".")
-    client_secret, _, key_b64 = rest.rpartition(":")
+    version, _unused, rest = text.partition(".")
+    tid, _unused, rest = rest.partition(".")
+    client_secret, _unused, key_b64 = rest.rpartition(":")
     if version != "0" or norm_uuid(tid) is None or not client_secret:
         raise ValueError("malformed access token")
     try:
@@ -266,7 +266,7 @@ def parse_token_string(text):
 
 def random_client_secret():
     alphabet = string.ascii_letters + string.digits
-    return "".join(_secrets.choice(alphabet) for _ in range(30))
+    return "".join(_secrets.choice(alphabet) for _unused in range(30))
 
 
 class World:
@@ -305,7 +305,9 @@ class World:
         return token
 
     def add_plain_secret(self, key, value, note, project_ids, sid=None, ticks=None):
-        enc = lambda text: encrypt_text(self.org_key, text)  # noqa: E731
+        def enc(text):
+            return encrypt_text(self.org_key, text)
+
         secret = Secret(sid or new_id(), enc(key), enc(value), enc(note or ""), project_ids,
                         ticks or self.clock.now())
         self.secrets[secret.id] = secret
@@ -551,7 +553,7 @@ class TokenService:
 
     def authenticate(self, header):
         """``Authorization`` header -> MachineAccount, or None (answer 401)."""
-        scheme, _, credentials = (header or "").partition(" ")
+        scheme, _unused, credentials = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             return None
         try:
@@ -664,7 +666,7 @@ class Faults:
         num = (int, float)
         rate = cfg.get("rate_limit") or {}
         if not isinstance(rate, dict) or not all(isinstance(rate.get(k, 0), num)
-                                                  for k in ("every", "rps", "retry_after")):
+                                                 for k in ("every", "rps", "retry_after")):
             raise ValueError("rate_limit must be {every|rps: number, retry_after: seconds}")
         if not isinstance(cfg.get("latency_ms", 0), num):
             raise ValueError("latency_ms must be a number")
@@ -919,7 +921,10 @@ class Api:
     def login(self, req):
         """POST /connect/token (client_credentials with an access token)."""
         form = parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
-        field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
+
+        def field(name):
+            return (form.get(name) or [""])[0]
+
         invalid = Response.json(400, {"error": "invalid_client"})
         token = self.world.tokens.get(norm_uuid(field("client_id")) or "")
         if token is None or token.revoked or not hmac.compare_digest(
@@ -992,7 +997,7 @@ class Api:
             if changed:
                 secrets = {"object": "list",
                            "data": [self.world.base_secret_model(s)
-                                    for s, _ in self._visible_secrets(req.account)],
+                                    for s, _unused in self._visible_secrets(req.account)],
                            "continuationToken": None}
         return Response.json(200, {"object": "secretsSync", "hasChanges": changed,
                                    "secrets": secrets})
@@ -1693,7 +1698,7 @@ def main(argv=None):
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_unused: stop.set())
     if args.exit_with_parent:
         _watch_parent(stop)
     thread = threading.Thread(target=server.serve_forever, name="serve", daemon=True)

@@ -98,7 +98,7 @@ class Http:
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
     def login_raw(self, token, prefix="/identity"):
-        _, tid, rest = token.split(".", 2)
+        _unused, tid, rest = token.split(".", 2)
         client_secret = rest.rpartition(":")[0]
         form = urllib.parse.urlencode({"scope": "api.secrets", "client_id": tid,
                                        "client_secret": client_secret,
@@ -108,7 +108,7 @@ class Http:
             "Accept": "application/json", "Device-Type": "21"})
 
     def login(self, token):
-        status, _, data = self.login_raw(token)
+        status, _unused, data = self.login_raw(token)
         assert status == 200, data
         return json.loads(data)["access_token"]
 
@@ -204,10 +204,10 @@ def test_builtin_world_without_seed():
     try:
         client = Http(server.info)
         bearer = client.login(server.info["access_token"])
-        status, body, _ = client.api("GET", "/projects/%s" % server.info["project_id"], bearer=bearer)
+        status, body, _unused = client.api("GET", "/projects/%s" % server.info["project_id"], bearer=bearer)
         assert status == 200 and body["write"] is True
         assert body["organizationId"] == server.info["organization_id"] != ORG_ID
-        status, created, _ = client.api(
+        status, created, _unused = client.api(
             "POST", "/organizations/%s/secrets" % server.info["organization_id"],
             {"key": "2.AAAAAAAAAAAAAAAAAAAAAA==|AAAAAAAAAAAAAAAAAAAAAA==|"
                     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
@@ -224,7 +224,7 @@ def test_builtin_world_without_seed():
 
 def test_refuses_non_loopback_host():
     proc = subprocess.run([sys.executable, str(EMULATOR), "--host", "0.0.0.0", "--port", "0"],
-                          capture_output=True, timeout=30)
+                          capture_output=True, timeout=30, check=False)
     assert proc.returncode == 2
     assert proc.stdout == b""
     assert b"non-loopback" in proc.stderr
@@ -234,7 +234,7 @@ def test_bad_seed_is_refused(tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"secrets": [{"key": "K", "value": "V", "project": "Nope"}]}))
     proc = subprocess.run([sys.executable, str(EMULATOR), "--seed", str(seed)],
-                          capture_output=True, timeout=30)
+                          capture_output=True, timeout=30, check=False)
     assert proc.returncode == 2 and proc.stdout == b""
     assert b"unknown project" in proc.stderr
 
@@ -265,8 +265,8 @@ def test_seed_with_generated_token_fields(tmp_path):
             b"k" * 16).decode()
         client = Http(server.info)
         bearer = client.login(token)
-        status, body, _ = client.api("GET", "/organizations/%s/secrets"
-                                     % server.info["organization_id"], bearer=bearer)
+        status, body, _unused = client.api("GET", "/organizations/%s/secrets"
+                                           % server.info["organization_id"], bearer=bearer)
         assert status == 200 and len(body["secrets"]) == 1
         assert body["secrets"][0]["write"] is False
         client.close()
@@ -305,12 +305,12 @@ def test_login_invalid_client(web, mutate):
     else:
         token = token.replace("7e000000-0000-4000-8000-000000000001",
                               "7e000000-0000-4000-8000-0000000000ff")
-    status, _, data = web.login_raw(token)
+    status, _unused, data = web.login_raw(token)
     assert status == 400 and json.loads(data) == {"error": "invalid_client"}
 
 
 def test_login_wrong_grant_type(web):
-    status, _, data = web.raw("POST", "/identity/connect/token", (
+    status, _unused, data = web.raw("POST", "/identity/connect/token", (
         "scope=api.secrets&client_id=%s&client_secret=%s&grant_type=password" % (
             VECTORS["access_token"]["id"], VECTORS["access_token"]["client_secret"])).encode(),
         {"Content-Type": "application/x-www-form-urlencoded"})
@@ -327,7 +327,7 @@ def test_missing_or_bad_bearer_is_401(web, ci_jwt):
     forged = jwt.encode(jwt.decode(ci_jwt, options={"verify_signature": False}), "another-signing-key-of-32-bytes!",
                         algorithm="HS256")
     assert web.api("GET", path, bearer=forged)[0] == 401
-    status, _, headers = web.api("GET", path, bearer=ci_jwt)
+    status, _unused, headers = web.api("GET", path, bearer=ci_jwt)
     assert status == 200 and headers["content-length"]
 
 
@@ -351,7 +351,7 @@ def test_revoke_unrevoke_and_expire_jwts(fresh):
     token_id = VECTORS["access_token"]["id"]
     assert fresh.revoke(token_id)["revoked"] is True
     assert client.api("GET", path, bearer=bearer)[0] == 401
-    status, _, data = client.login_raw(fresh.info["tokens"]["ci"])
+    status, _unused, data = client.login_raw(fresh.info["tokens"]["ci"])
     assert status == 400 and json.loads(data) == {"error": "invalid_client"}
     fresh.unrevoke(token_id)
     assert client.api("GET", path, bearer=bearer)[0] == 401  # old JWTs stay dead
@@ -382,7 +382,7 @@ def test_get_secret_shape_and_plaintexts(web, ci_jwt):
 
 def test_plus_is_escaped_in_json(web, ci_jwt):
     status, raw_headers, data = web.raw("GET", "/api/secrets/%s" % VISIBLE_TO_CI[0],
-                                         headers={"Authorization": "Bearer " + ci_jwt})
+                                        headers={"Authorization": "Bearer " + ci_jwt})
     assert status == 200
     assert b"+" not in data
     assert raw_headers["content-type"] == "application/json; charset=utf-8"
@@ -393,7 +393,7 @@ def test_plus_is_escaped_in_json(web, ci_jwt):
                                  "5e000000-0000-4000-8000-0000000000ff",  # missing
                                  "not-a-uuid"])
 def test_invisible_secret_is_404_with_vectors_body(web, ci_jwt, sid):
-    status, body, _ = web.api("GET", "/secrets/%s" % sid, bearer=ci_jwt)
+    status, body, _unused = web.api("GET", "/secrets/%s" % sid, bearer=ci_jwt)
     assert status == 404 and body == NOT_FOUND_BODY
 
 
@@ -403,7 +403,7 @@ def test_hidden_project_is_404(web, ci_jwt):
 
 
 def test_get_by_ids(web, ci_jwt):
-    status, body, _ = web.api("POST", "/secrets/get-by-ids", {"ids": VISIBLE_TO_CI}, bearer=ci_jwt)
+    status, body, _unused = web.api("POST", "/secrets/get-by-ids", {"ids": VISIBLE_TO_CI}, bearer=ci_jwt)
     assert status == 200 and body["object"] == "list"
     assert [s["id"] for s in body["data"]] == VISIBLE_TO_CI
     assert all(s["object"] == "baseSecret" and "read" not in s for s in body["data"])
@@ -414,13 +414,13 @@ def test_get_by_ids(web, ci_jwt):
 @pytest.mark.parametrize("extra", ["5e000000-0000-4000-8000-000000000007",
                                    "5e000000-0000-4000-8000-0000000000ff"])
 def test_get_by_ids_404_if_any_id_is_unreadable(web, ci_jwt, extra):
-    status, body, _ = web.api("POST", "/secrets/get-by-ids", {"ids": VISIBLE_TO_CI + [extra]},
-                               bearer=ci_jwt)
+    status, body, _unused = web.api("POST", "/secrets/get-by-ids", {"ids": VISIBLE_TO_CI + [extra]},
+                                    bearer=ci_jwt)
     assert status == 404 and body == NOT_FOUND_BODY
 
 
 def test_list_secrets_shape(web, ci_jwt):
-    status, body, _ = web.api("GET", "/organizations/%s/secrets" % ORG_ID, bearer=ci_jwt)
+    status, body, _unused = web.api("GET", "/organizations/%s/secrets" % ORG_ID, bearer=ci_jwt)
     assert status == 200 and body["object"] == "SecretsWithProjectsList"
     assert [s["id"] for s in body["secrets"]] == VISIBLE_TO_CI
     assert all("value" not in s and "note" not in s for s in body["secrets"])
@@ -433,11 +433,11 @@ def test_list_secrets_shape(web, ci_jwt):
 
 
 def test_project_secrets_and_projects_list(web, ci_jwt):
-    status, body, _ = web.api("GET", "/projects/%s/secrets" % STAGING, bearer=ci_jwt)
+    status, body, _unused = web.api("GET", "/projects/%s/secrets" % STAGING, bearer=ci_jwt)
     assert status == 200
     assert [s["id"] for s in body["secrets"]] == ["5e000000-0000-4000-8000-000000000006"]
     assert body["secrets"][0]["write"] is False
-    status, body, _ = web.api("GET", "/organizations/%s/projects" % ORG_ID, bearer=ci_jwt)
+    status, body, _unused = web.api("GET", "/organizations/%s/projects" % ORG_ID, bearer=ci_jwt)
     assert status == 200 and body["object"] == "list"
     flags = {p["id"]: (p["read"], p["write"]) for p in body["data"]}
     assert flags == {PROD: (True, True), STAGING: (True, False)}
@@ -447,11 +447,11 @@ def test_reader_sees_only_staging(emu):
     client = Http(emu.info)
     bearer = client.login(emu.info["tokens"]["reader"])
     assert client.api("GET", "/secrets/%s" % VISIBLE_TO_CI[0], bearer=bearer)[0] == 404
-    status, body, _ = client.api("GET", "/secrets/5e000000-0000-4000-8000-000000000006",
-                                 bearer=bearer)
+    status, body, _unused = client.api("GET", "/secrets/5e000000-0000-4000-8000-000000000006",
+                                       bearer=bearer)
     assert status == 200 and dec(body["value"]) == "https://staging.example"
-    status, _, _ = client.api("POST", "/organizations/%s/secrets" % ORG_ID,
-                              secret_body("K", "V", project_ids=[STAGING]), bearer=bearer)
+    status, _unused, _unused = client.api("POST", "/organizations/%s/secrets" % ORG_ID,
+                                          secret_body("K", "V", project_ids=[STAGING]), bearer=bearer)
     assert status == 404
     client.close()
 
@@ -462,11 +462,11 @@ def test_reader_sees_only_staging(emu):
 def test_create_rules(web, ci_jwt):
     path = "/organizations/%s/secrets" % ORG_ID
     for pids in (None, [], [STAGING], [HIDDEN], [str(uuid.uuid4())]):
-        status, body, _ = web.api("POST", path, secret_body("K", "V", project_ids=pids),
-                                   bearer=ci_jwt)
+        status, body, _unused = web.api("POST", path, secret_body("K", "V", project_ids=pids),
+                                        bearer=ci_jwt)
         assert (status, body) == (404, NOT_FOUND_BODY), pids
     assert web.api("POST", path, secret_body("K", "V", project_ids=[PROD, STAGING]),
-                    bearer=ci_jwt)[0] == 400
+                   bearer=ci_jwt)[0] == 400
 
 
 def test_update_rules(fresh):
@@ -474,14 +474,14 @@ def test_update_rules(fresh):
     sid = VISIBLE_TO_CI[0]
     path = "/secrets/%s" % sid
     for pids in (None, [], [STAGING], [HIDDEN]):
-        status, body, _ = client.api("PUT", path, secret_body("K", "V", project_ids=pids),
-                                     bearer=bearer)
+        status, body, _unused = client.api("PUT", path, secret_body("K", "V", project_ids=pids),
+                                           bearer=bearer)
         assert (status, body) == (404, NOT_FOUND_BODY), pids
     staging_secret = "/secrets/5e000000-0000-4000-8000-000000000006"
     assert client.api("PUT", staging_secret, secret_body("K", "V", project_ids=[PROD]),
                       bearer=bearer)[0] == 404
-    status, body, _ = client.api("PUT", path, secret_body("NEW", "new ✓", "n", [PROD]),
-                                 bearer=bearer)
+    status, body, _unused = client.api("PUT", path, secret_body("NEW", "new ✓", "n", [PROD]),
+                                       bearer=bearer)
     assert status == 200 and dec(body["key"]) == "NEW" and dec(body["value"]) == "new ✓"
     assert body["creationDate"] < body["revisionDate"]
     client.close()
@@ -490,16 +490,16 @@ def test_update_rules(fresh):
 def test_validation_errors(web, ci_jwt):
     path = "/organizations/%s/secrets" % ORG_ID
     bad_key = dict(secret_body("K", "V", project_ids=[PROD]), key="plain text key")
-    status, body, _ = web.api("POST", path, bad_key, bearer=ci_jwt)
+    status, body, _unused = web.api("POST", path, bad_key, bearer=ci_jwt)
     assert status == 400 and body == VECTORS["error_bodies"]["400_validation"]
     for field in ("note", "value"):
         bad = dict(secret_body("K", "V", project_ids=[PROD]), **{field: "1.abc|def"})
-        status, body, _ = web.api("POST", path, bad, bearer=ci_jwt)
+        status, body, _unused = web.api("POST", path, bad, bearer=ci_jwt)
         assert status == 400 and list(body["validationErrors"]) == [field.capitalize()]
-    status, body, _ = web.api("POST", "/organizations/%s/projects" % ORG_ID, {"name": "plain"},
-                               bearer=ci_jwt)
+    status, body, _unused = web.api("POST", "/organizations/%s/projects" % ORG_ID, {"name": "plain"},
+                                    bearer=ci_jwt)
     assert status == 400 and list(body["validationErrors"]) == ["Name"]
-    status, body, _ = web.api("POST", "/secrets/get-by-ids", {"ids": ["x"]}, bearer=ci_jwt)
+    status, body, _unused = web.api("POST", "/secrets/get-by-ids", {"ids": ["x"]}, bearer=ci_jwt)
     assert status == 400
 
 
@@ -512,7 +512,7 @@ def test_encrypted_value_size_limit(fresh):
     assert client.api("POST", path, ok, bearer=bearer)[0] == 200
     big = secret_body("BIG", "x" * 26300, project_ids=[PROD])
     assert len(big["value"]) > 35000
-    status, body, _ = client.api("POST", path, big, bearer=bearer)
+    status, body, _unused = client.api("POST", path, big, bearer=bearer)
     assert status == 400 and "Value" in body["validationErrors"]
     client.close()
 
@@ -520,7 +520,7 @@ def test_encrypted_value_size_limit(fresh):
 def test_created_secret_is_stored_as_sent_ciphertext(fresh):
     client, bearer = ci_session(fresh)
     sent = secret_body("NEW_KEY", "línea 1\nlínea 2 🚀\n", "nota", [PROD])
-    status, body, _ = client.api("POST", "/organizations/%s/secrets" % ORG_ID, sent, bearer=bearer)
+    status, body, _unused = client.api("POST", "/organizations/%s/secrets" % ORG_ID, sent, bearer=bearer)
     assert status == 200 and body["object"] == "secret" and body["write"] is True
     stored = {s["id"]: s for s in fresh.secrets(ciphertext=True)["secrets"]}[body["id"]]
     assert stored["projectIds"] == [PROD]
@@ -542,11 +542,11 @@ def test_delete_secrets(fresh):
                       bearer=bearer)[1]["id"] for i in range(2)]
     count = fresh.secrets()["count"]
     missing = str(uuid.uuid4())
-    status, body, _ = client.api("POST", "/secrets/delete", [missing], bearer=bearer)
+    status, body, _unused = client.api("POST", "/secrets/delete", [missing], bearer=bearer)
     assert (status, body) == (404, NOT_FOUND_BODY)
     staging_secret = "5e000000-0000-4000-8000-000000000006"
-    status, body, _ = client.api("POST", "/secrets/delete", ids + [staging_secret, missing],
-                                 bearer=bearer)
+    status, body, _unused = client.api("POST", "/secrets/delete", ids + [staging_secret, missing],
+                                       bearer=bearer)
     assert status == 200 and body["object"] == "list"
     errors = {item["id"]: item["error"] for item in body["data"]}
     assert errors == {ids[0]: None, ids[1]: None, staging_secret: "access denied",
@@ -558,20 +558,20 @@ def test_delete_secrets(fresh):
 
 def test_projects_create_update_delete(fresh):
     client, bearer = ci_session(fresh)
-    status, project, _ = client.api("POST", "/organizations/%s/projects" % ORG_ID,
-                                    {"name": enc("New project ✨")}, bearer=bearer)
+    status, project, _unused = client.api("POST", "/organizations/%s/projects" % ORG_ID,
+                                          {"name": enc("New project ✨")}, bearer=bearer)
     assert status == 200 and project["object"] == "project" and project["write"] is True
     assert dec(project["name"]) == "New project ✨"
     pid = project["id"]
-    status, secret, _ = client.api("POST", "/organizations/%s/secrets" % ORG_ID,
-                                   secret_body("IN_NEW", "v", project_ids=[pid]), bearer=bearer)
+    status, secret, _unused = client.api("POST", "/organizations/%s/secrets" % ORG_ID,
+                                         secret_body("IN_NEW", "v", project_ids=[pid]), bearer=bearer)
     assert status == 200
-    status, renamed, _ = client.api("PUT", "/projects/%s" % pid, {"name": enc("Renamed")},
-                                    bearer=bearer)
+    status, renamed, _unused = client.api("PUT", "/projects/%s" % pid, {"name": enc("Renamed")},
+                                          bearer=bearer)
     assert status == 200 and dec(renamed["name"]) == "Renamed"
     assert renamed["revisionDate"] > renamed["creationDate"]
     assert client.api("PUT", "/projects/%s" % STAGING, {"name": enc("x")}, bearer=bearer)[0] == 404
-    status, body, _ = client.api("POST", "/projects/delete", [pid, STAGING], bearer=bearer)
+    status, body, _unused = client.api("POST", "/projects/delete", [pid, STAGING], bearer=bearer)
     assert status == 200
     assert {i["id"]: i["error"] for i in body["data"]} == {pid: None, STAGING: "access denied"}
     # The secret survives, unassigned, and so becomes invisible to the machine account.
@@ -586,9 +586,9 @@ def test_write_dates_strictly_increase(fresh):
     client, bearer = ci_session(fresh)
     dates = []
     for i in range(5):
-        status, body, _ = client.api("PUT", "/secrets/%s" % VISIBLE_TO_CI[0],
-                                     secret_body("K%d" % i, "v", project_ids=[PROD]),
-                                     bearer=bearer)
+        status, body, _unused = client.api("PUT", "/secrets/%s" % VISIBLE_TO_CI[0],
+                                           secret_body("K%d" % i, "v", project_ids=[PROD]),
+                                           bearer=bearer)
         assert status == 200 and DATE_RE.match(body["revisionDate"])
         dates.append(body["revisionDate"])
     assert dates == sorted(dates) and len(set(dates)) == len(dates)
@@ -615,7 +615,7 @@ def test_sync_has_changes_logic(fresh):
     reader = Http(fresh.info)
     reader_bearer = reader.login(fresh.info["tokens"]["reader"])
 
-    status, body, _ = _sync(client, bearer)
+    status, body, _unused = _sync(client, bearer)
     assert status == 200 and body["object"] == "secretsSync" and body["hasChanges"] is True
     assert [s["id"] for s in body["secrets"]["data"]] == VISIBLE_TO_CI
     assert all(s["object"] == "baseSecret" for s in body["secrets"]["data"])
@@ -628,7 +628,7 @@ def test_sync_has_changes_logic(fresh):
     # An update in Production: visible to ci, not to reader.
     client.api("PUT", "/secrets/%s" % VISIBLE_TO_CI[0],
                secret_body("K", "changed", project_ids=[PROD]), bearer=bearer)
-    status, body, _ = _sync(client, bearer, mark)
+    status, body, _unused = _sync(client, bearer, mark)
     assert body["hasChanges"] is True and len(body["secrets"]["data"]) == len(VISIBLE_TO_CI)
     assert _sync(reader, reader_bearer, mark)[1]["hasChanges"] is False
 
@@ -649,7 +649,7 @@ def test_sync_has_changes_logic(fresh):
 
 def test_sync_date_errors(web, ci_jwt):
     future = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(time.time() + 3600))
-    status, body, _ = _sync(web, ci_jwt, future)
+    status, body, _unused = _sync(web, ci_jwt, future)
     assert status == 400
     assert body == dict(NOT_FOUND_BODY, message="Last synced date must be in the past.")
     assert _sync(web, ci_jwt, "yesterday")[0] == 400
@@ -657,7 +657,7 @@ def test_sync_date_errors(web, ci_jwt):
     path = "/organizations/%s/secrets/sync?lastSyncedDate=2020-01-01T00:00:00+00:00" % ORG_ID
     assert web.api("GET", path, bearer=ci_jwt)[0] == 400
     for ok in ("2020-01-01T00:00:00Z", "2020-01-01T00:00:00.1234567Z", "2020-01-01T02:00:00+02:00"):
-        status, body, _ = _sync(web, ci_jwt, ok)
+        status, body, _unused = _sync(web, ci_jwt, ok)
         assert status == 200 and body["hasChanges"] is True, ok
 
 
@@ -667,7 +667,7 @@ def test_sync_date_errors(web, ci_jwt):
 def test_prefixes(fresh):
     client = Http(fresh.info)
     for prefix in ("/identity", ""):
-        status, _, _ = client.login_raw(fresh.info["tokens"]["ci"], prefix=prefix)
+        status, _unused, _unused = client.login_raw(fresh.info["tokens"]["ci"], prefix=prefix)
         assert status == 200, prefix
     assert client.login_raw(fresh.info["tokens"]["ci"], prefix="/api")[0] == 404
     bearer = client.login(fresh.info["tokens"]["ci"])
@@ -713,14 +713,14 @@ def test_rate_limit_every_n(fresh):
     client, bearer = ci_session(fresh)
     fresh.faults({"rate_limit": {"every": 3, "retry_after": 7}})
     path = "/secrets/%s" % VISIBLE_TO_CI[0]
-    statuses = [client.api("GET", path, bearer=bearer) for _ in range(6)]
+    statuses = [client.api("GET", path, bearer=bearer) for _unused in range(6)]
     assert [s[0] for s in statuses] == [200, 200, 429, 200, 200, 429]
-    _, body, headers = statuses[2]
+    _unused, body, headers = statuses[2]
     assert headers["retry-after"] == "7"
     assert body == dict(VECTORS["error_bodies"]["429"]["body"],
                         message="Slow down! Too many requests. Try again in 7s.")
     fresh.faults({})
-    assert all(client.api("GET", path, bearer=bearer)[0] == 200 for _ in range(4))
+    assert all(client.api("GET", path, bearer=bearer)[0] == 200 for _unused in range(4))
     client.close()
 
 
@@ -728,7 +728,7 @@ def test_rate_limit_token_bucket(fresh):
     client, bearer = ci_session(fresh)
     fresh.faults({"rate_limit": {"rps": 2, "retry_after": 1}})
     path = "/secrets/%s" % VISIBLE_TO_CI[0]
-    burst = [client.api("GET", path, bearer=bearer)[0] for _ in range(6)]
+    burst = [client.api("GET", path, bearer=bearer)[0] for _unused in range(6)]
     assert burst[:2] == [200, 200] and burst.count(429) >= 3
     time.sleep(1.1)
     assert client.api("GET", path, bearer=bearer)[0] == 200
@@ -745,13 +745,13 @@ def test_fail_non_json_reset_and_hang(fresh):
     assert first[0] == 500 and first[1]["message"] == "An unhandled server error has occurred."
     assert client.api("POST", "/secrets/get-by-ids", body, bearer=bearer)[0] == 500
     assert client.api("POST", "/secrets/get-by-ids", body, bearer=bearer)[0] == 200
-    status, headers, _ = client.raw("GET", "/api/secrets/%s" % VISIBLE_TO_CI[0],
-                                    headers={"Authorization": "Bearer " + bearer})
+    status, headers, _unused = client.raw("GET", "/api/secrets/%s" % VISIBLE_TO_CI[0],
+                                          headers={"Authorization": "Bearer " + bearer})
     assert status == 503 and headers["content-type"].startswith("text/html")
 
     fresh.faults({"non_json": [{"route": route, "count": 1}]})
-    status, headers, _ = client.raw("POST", "/api/secrets/get-by-ids", json.dumps(body).encode(),
-                                    {"Authorization": "Bearer " + bearer})
+    status, headers, _unused = client.raw("POST", "/api/secrets/get-by-ids", json.dumps(body).encode(),
+                                          {"Authorization": "Bearer " + bearer})
     assert status == 200 and headers["content-type"].startswith("text/html")
 
     fresh.faults({"reset": [{"route": route, "count": 1}]})
@@ -839,7 +839,7 @@ def test_logs_never_show_credentials():
     server = start(seed=VECTORS_SEED, extra_args=["-vv"])
     try:
         client = Http(server.info)
-        status, _, data = client.login_raw(server.info["tokens"]["ci"])
+        status, _unused, data = client.login_raw(server.info["tokens"]["ci"])
         bearer = json.loads(data)["access_token"]
         payload = json.loads(data)["encrypted_payload"]
         client.api("GET", "/secrets/%s" % VISIBLE_TO_CI[0], bearer=bearer)

@@ -77,7 +77,8 @@ class Runner:
         if forks:
             cmd += ["--forks", str(forks)]
         return subprocess.run(cmd, env=self.env(**(env or {})), cwd=str(cwd or self.workdir),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+                              check=False)
 
 
 @pytest.fixture()

@@ -191,7 +191,7 @@ def test_bad_secret_rate_limit_and_server_error_messages(emulator, new_client):
 
 def test_create_update_delete_round_trip(client, emulator):
     secrets = client.secrets()
-    cases = [("SDK_ÜNÏCÖDÉ_密钥_🔐", "значение 値 🚀 ñ", "nota — “quoted” ✓"),
+    cases = [("SDK_ÜNÏCÖDÉ_密钥_🔐", "значение 値 🚀 ñ", "nota — \u201cquoted\u201d ✓"),
              ("SDK_MULTILINE", "line1\nline2\r\nline3\ttabbed\n", "multi\nline note")]
     created_ids = []
     for key, value, note in cases:
