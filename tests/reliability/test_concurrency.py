@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 
-
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import decrypt_text, encrypt_text
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
