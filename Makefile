@@ -9,7 +9,7 @@ PYTHON := $(VENV)/bin/python
 JOBS ?= 2
 TOOLS := .venv-tools/bin/python
 
-.PHONY: venv tools build test pytest unit integration interop sanity docs changelog demo clean
+.PHONY: venv tools build test pytest unit integration interop sanity docs changelog demo bench clean
 
 venv: $(VENV)/.stamp
 
@@ -52,6 +52,10 @@ changelog: tools
 
 demo: venv
 	$(PYTHON) scripts/demo.py
+
+# the benchmark of issue 6 (not part of `make test`): writes docs/performance.md; `make bench ARGS=--quick`
+bench: venv
+	$(PYTHON) bench/run.py $(ARGS)
 
 clean:
 	rm -rf .tmp $(VENV) .venv-*

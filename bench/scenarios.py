@@ -1,0 +1,278 @@
+"""Playbook scenarios: the env baseline and our lookup, interleaved, against the emulator.
+
+A *group* fixes the shape (hosts x secrets, forks), the injected latency and the scheme; its
+*subjects* are the baseline and variants of our lookup (by id or key name, cold or warm,
+cache on, off or with a TTL). Each repetition runs every subject once, in the same order
+(baseline, v1, v2, ..., baseline, v1, ...), so drift hits all subjects alike. Every run is
+checked: exit code, no traceback, and each host's recap ``ok=2 failed=0`` (the play's
+assert compares what the lookup returned with the seeded values).
+"""
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from common import (BENCH_PROJECT, PLAYBOOKS, BenchError, Measure, env_name, log, median)
+
+LOGIN = "POST /connect/token"
+SHORT_ROUTES = {
+    LOGIN: "login",
+    "POST /secrets/get-by-ids": "get-by-ids",
+    "GET /organizations/{org}/secrets/sync": "sync",
+    "GET /organizations/{org}/secrets": "list",
+    "GET /projects/{id}/secrets": "list-project",
+    "GET /secrets/{id}": "get",
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    hosts: int
+    secrets: int
+    forks: int
+
+    @property
+    def label(self):
+        return "%d host%s x %d secret%s, forks %d" % (
+            self.hosts, "s" * (self.hosts > 1), self.secrets, "s" * (self.secrets > 1), self.forks)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of using our lookup."""
+
+    name: str
+    by: str  # "id" or "name"
+    warm: bool  # state file (and cache) present before the run
+    cache: bool = True
+    ttl: int = 0
+
+    def env(self):
+        env = {"BWS_CACHE": "true" if self.cache else "false", "BWS_CACHE_TTL": str(self.ttl)}
+        if self.by == "name":
+            env["BWS_PROJECT"] = BENCH_PROJECT
+        return env
+
+
+ID_COLD = Variant("id, cold", "id", False)
+ID_WARM = Variant("id, warm", "id", True)
+ID_TTL = Variant("id, warm, cache_ttl=60", "id", True, ttl=60)
+NAME_COLD = Variant("name, cold", "name", False)
+NAME_WARM = Variant("name, warm", "name", True)
+NAME_NOCACHE = Variant("name, warm, cache=false", "name", True, cache=False)
+NAME_TTL = Variant("name, warm, cache_ttl=60", "name", True, ttl=60)
+NAME_TTL_COLD = Variant("name, cold, cache_ttl=60", "name", False, ttl=60)
+ALL_VARIANTS = (ID_COLD, ID_WARM, ID_TTL, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, NAME_TTL_COLD)
+ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL)
+LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM)
+BASELINE = "baseline (env)"
+HEADLINE = Shape(20, 5, 5)
+
+
+@dataclass
+class Group:
+    """A shape at a latency (over TLS or not): the subjects compared, and their runs."""
+
+    shape: Shape
+    latency_ms: int
+    variants: tuple
+    reps: int
+    tls: bool = False
+    runs: dict = field(default_factory=dict)  # subject name -> [run dict]
+
+    @property
+    def label(self):
+        return "%s, %d ms%s" % (self.shape.label, self.latency_ms, ", TLS" if self.tls else "")
+
+    @property
+    def headline(self):
+        return self.shape == HEADLINE and self.latency_ms == 0 and not self.tls
+
+
+def plan(quick, reps):
+    """The groups to run: the matrix of issue 6 (every variant in the headline group), or a
+    short subset with ``quick``."""
+    if quick:
+        return [Group(Shape(1, 1, 5), 0, (ID_WARM, NAME_WARM), reps),
+                Group(HEADLINE, 0, (ID_COLD, ID_WARM, NAME_WARM, NAME_TTL), reps),
+                Group(HEADLINE, 20, (ID_WARM,), reps)]
+    shapes = (Shape(1, 1, 5), Shape(1, 10, 5), Shape(20, 1, 5), HEADLINE, Shape(50, 5, 10))
+    groups = [Group(s, 0, ALL_VARIANTS, max(reps, 5)) if s == HEADLINE else Group(s, 0, ZERO_LATENCY_VARIANTS, reps)
+              for s in shapes]
+    groups += [Group(s, 20, LATENCY_VARIANTS, reps) for s in shapes]
+    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM), reps, tls=True))
+    return groups
+
+
+_RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def validate_run(returncode, output, hosts, tasks=2):
+    """Raise BenchError unless the play succeeded on every host (its assert checked the values)."""
+    tail = output[-3000:]
+    if returncode != 0:
+        raise BenchError("ansible-playbook exited %d:\n%s" % (returncode, tail))
+    if "Traceback" in output:
+        raise BenchError("a traceback in the output:\n%s" % tail)
+    recap = _RECAP.findall(output)
+    if len(recap) != hosts:
+        raise BenchError("expected %d hosts in the recap, found %d:\n%s" % (hosts, len(recap), tail))
+    bad = [name for name, ok, unreachable, failed in recap if int(ok) != tasks or int(unreachable) or int(failed)]
+    if bad:
+        raise BenchError("hosts without ok=%d failed=0: %s\n%s" % (tasks, ", ".join(bad[:5]), tail))
+
+
+class Runner:
+    """Runs the play of a subject against one emulator, measured and checked."""
+
+    def __init__(self, emulator, world, collections, workdir, client):
+        self.emu = emulator
+        self.world = world
+        self.collections = collections
+        self.workdir = pathlib.Path(workdir)
+        self.client = client  # the installed module_utils, to warm state directories in-process
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.token = emulator.info["tokens"]["bench"]
+
+    def base_env(self, extra=None):
+        env = dict(os.environ)
+        env.pop("ANSIBLE_CONFIG", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's plugin files get their .pyc, as usual
+        for name in [n for n in env if n.startswith("BWS_")]:
+            del env[name]
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": self.collections,
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_LOCAL_TEMP": str(self.workdir / "ansible-tmp"),
+            "ANSIBLE_HOME": str(self.workdir / "ansible-home"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            "ANSIBLE_HOST_KEY_CHECKING": "0",
+            "BWS_ACCESS_TOKEN": self.token,
+            "BWS_SERVER_URL": self.emu.info["server_url"],
+            "PATH": "%s:%s" % (pathlib.Path(sys.executable).parent, os.environ.get("PATH", "")),
+        })
+        if self.emu.ca_file:
+            env["BWS_CA_PATH"] = self.emu.ca_file
+        for index, row in enumerate(self.world.bench, 1):
+            env[env_name(index)] = row.value
+        env.update(extra or {})
+        return env
+
+    def inventory(self, hosts):
+        path = self.workdir / ("hosts-%d.ini" % hosts)
+        if not path.exists():
+            path.write_text("[all]\nh[001:%03d] ansible_connection=local ansible_python_interpreter=%s\n"
+                            % (hosts, sys.executable))
+        return path
+
+    def extravars(self, secrets, by):
+        rows = self.world.bench[:secrets]
+        path = self.workdir / ("vars-%d-%s.json" % (secrets, by))
+        path.write_text(json.dumps({
+            "bench_terms": [row.id if by == "id" else row.key for row in rows],
+            "bench_env_names": [env_name(i) for i in range(1, secrets + 1)],
+            "bench_expected": [row.value for row in rows],
+        }))
+        return path
+
+    def state_dir(self, group, variant):
+        slug = re.sub(r"[^a-z0-9]+", "-", ("%s-%s" % (group.label, variant.name)).lower()).strip("-")
+        return self.workdir / "state" / slug
+
+    def prepare(self, path, variant):
+        """Cold: an empty state directory. Warm: a fresh login state and a just-synced cache."""
+        if not variant.warm:
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        connect, cache_class, cache_path = self.client
+        options = {"access_token": self.token, "server_url": self.emu.info["server_url"], "state_dir": str(path)}
+        if self.emu.ca_file:
+            options["ca_path"] = self.emu.ca_file
+        client = connect(options)
+        if variant.cache:
+            cache_class(client, cache_path(client.auth.state_file)).secrets()
+        client.http.close()
+
+    def run(self, playbook, shape, by, env):
+        cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory(shape.hosts)),
+               str(PLAYBOOKS / playbook), "-e", "@%s" % self.extravars(shape.secrets, by),
+               "--forks", str(shape.forks)]
+        self.emu.reset()
+        with Measure() as measured:
+            proc = subprocess.run(cmd, env=env, cwd=str(self.workdir), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
+        return proc, measured
+
+    def run_subject(self, group, subject):
+        """One measured, checked run; returns {"wall", "cpu", "routes", "logins"}."""
+        if subject == BASELINE:
+            proc, measured = self.run("baseline.yml", group.shape, "id", self.base_env())
+        else:
+            state = self.state_dir(group, subject)
+            self.prepare(state, subject)
+            env = self.base_env(dict(subject.env(), BWS_STATE_DIR=str(state)))
+            proc, measured = self.run("bws.yml", group.shape, subject.by, env)
+        validate_run(proc.returncode, proc.stdout, group.shape.hosts)
+        routes = self.emu.stats()["routes"]
+        return {"wall": measured.wall, "cpu": measured.children, "routes": routes}
+
+    def run_group(self, group):
+        self.emu.faults({"latency_ms": group.latency_ms} if group.latency_ms else {})
+        subjects = [BASELINE] + list(group.variants)
+        try:
+            for rep in range(group.reps):
+                for subject in subjects:
+                    name = subject if subject == BASELINE else subject.name
+                    result = self.run_subject(group, subject)
+                    group.runs.setdefault(name, []).append(result)
+                    log("  %-44s rep %d/%d  wall %6.2f s  cpu %6.2f s  %s" % (
+                        name, rep + 1, group.reps, result["wall"], result["cpu"], routes_text(result["routes"])))
+        finally:
+            self.emu.faults({})
+
+
+def routes_text(routes):
+    """``login 1, get-by-ids 20`` (routes in a stable order)."""
+    if not routes:
+        return "none"
+    return ", ".join("%s %s" % (SHORT_ROUTES.get(route, route), _num(count))
+                     for route, count in sorted(routes.items(), key=lambda item: (item[0] != LOGIN, item[0])))
+
+
+def _num(value):
+    return "%d" % value if float(value).is_integer() else "%.1f" % value
+
+
+def summarize(group):
+    """Medians per subject, ratios to the baseline, and the request counts of each run."""
+    base = group.runs[BASELINE]
+    base_wall, base_cpu = median([r["wall"] for r in base]), median([r["cpu"] for r in base])
+    rows = [{"subject": BASELINE, "wall": base_wall, "cpu": base_cpu, "wall_ratio": 1.0, "cpu_ratio": 1.0,
+             "cpu_over_ms": 0.0, "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
+             "variant": None}]
+    for variant in group.variants:
+        runs = group.runs[variant.name]
+        wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
+        routes = {}
+        for run in runs:
+            for route in run["routes"]:
+                routes[route] = median([r["routes"].get(route, 0) for r in runs])
+        totals = [sum(r["routes"].values()) for r in runs]
+        logins = [r["routes"].get(LOGIN, 0) for r in runs]
+        rows.append({
+            "subject": variant.name, "variant": variant, "wall": wall, "cpu": cpu,
+            "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
+            "cpu_over_ms": (cpu - base_cpu) * 1000.0 / group.shape.hosts,
+            "routes": routes, "requests": median(totals), "logins": median(logins),
+            "max_requests": max(totals), "max_logins": max(logins),
+            "max_api_per_lookup": max(t - l for t, l in zip(totals, logins)) / group.shape.hosts,
+        })
+    return rows

@@ -1,0 +1,90 @@
+"""The benchmark's checks can fail: a wrong value, a failed host or a missed target is caught.
+
+Quick (one ansible-playbook run of the env baseline, about 2 s) and independent of timing.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402
+import report  # noqa: E402
+import scenarios  # noqa: E402
+
+RECAP = "PLAY RECAP ****\n%s"
+HOST = "h%03d                       : ok=%d    changed=0    unreachable=0    failed=%d    skipped=0\n"
+
+
+def _recap(hosts, ok=2, failed=0):
+    return RECAP % "".join(HOST % (i, ok, failed) for i in range(1, hosts + 1))
+
+
+def test_validate_run_accepts_a_good_play():
+    scenarios.validate_run(0, _recap(3), 3)
+
+
+@pytest.mark.parametrize("returncode, output, hosts", [
+    (2, _recap(3), 3),                                   # ansible-playbook failed
+    (0, _recap(2), 3),                                   # a host is missing
+    (0, _recap(3, ok=1), 3),                             # the assert task did not run
+    (0, _recap(3, failed=1), 3),                         # a host failed
+    (0, _recap(3) + "Traceback (most recent call last)", 3),
+])
+def test_validate_run_rejects(returncode, output, hosts):
+    with pytest.raises(common.BenchError):
+        scenarios.validate_run(returncode, output, hosts)
+
+
+def test_world_is_deterministic_and_typical():
+    one, two = common.World(bench=10, filler=5), common.World(bench=10, filler=5)
+    assert one.seed() == two.seed()
+    ids = [sid for sid, _unused, _unused in one.bench + one.filler]
+    assert len(set(ids)) == len(ids) == one.size
+    assert all(20 <= len(value) <= 60 and "{" not in value for _unused, _unused, value in one.bench)
+
+
+def test_a_wrong_value_fails_the_play(tmp_path):
+    """The baseline play asserts what it read; a wrong expected value fails the benchmark."""
+    world = common.World(bench=2, filler=0)
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"bench_env_names": [common.env_name(1), common.env_name(2)],
+                                 "bench_expected": [world.bench[0][2], "not the seeded value"]}))
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("h001 ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"),
+               ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    env.update((common.env_name(i), value) for i, (_unused, _unused, value) in enumerate(world.bench, 1))
+    proc = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                           str(common.PLAYBOOKS / "baseline.yml"), "-e", "@%s" % extra],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
+                          check=False)
+    assert "Assertion failed" in proc.stdout, proc.stdout[-2000:]
+    with pytest.raises(common.BenchError):
+        scenarios.validate_run(proc.returncode, proc.stdout, 1)
+
+
+def _group(**row):
+    base = {"subject": scenarios.BASELINE, "wall": 1.0, "cpu": 1.0, "wall_ratio": 1.0, "cpu_ratio": 1.0,
+            "cpu_over_ms": 0.0, "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0}
+    ours = dict(base, subject="id, warm", by="id", warm=True, cache=True, ttl=0, wall_ratio=1.1, cpu_ratio=1.2,
+                cpu_over_ms=10.0, max_api_per_lookup=1.0)
+    ours.update(row)
+    return {"label": "20 hosts", "hosts": 20, "headline": True, "rows": [base, ours]}
+
+
+def test_targets_pass_and_miss():
+    verdicts = dict((target, verdict) for target, _unused, verdict in report.targets({"groups": [_group()]}))
+    assert set(verdicts.values()) == {"PASS"}
+    missed = report.targets({"groups": [_group(max_logins=1, cpu_ratio=2.0, max_api_per_lookup=2.0)]})
+    assert [t for t, _unused, v in missed if v == "MISS"] == [
+        "One API request per host-lookup, whatever the number of secrets (ids; names with the cache)",
+        "0 logins warm",
+        "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (every variant)"]
