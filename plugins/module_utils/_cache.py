@@ -64,9 +64,10 @@ class SecretsCache:
                         raise
                     changed = True
                 if not changed:
-                    doc.update(fetched_at=now, synced_at=started.isoformat())
-                    self._save(doc)
-                    return self._decoded(doc)
+                    if self.ttl > 0:  # only the TTL needs to know when the cache was last confirmed
+                        doc.update(fetched_at=now, synced_at=started.isoformat())
+                        self._save(doc)
+                    return self._decoded(doc)  # else the old sync date stays valid: no rewrite
             if data is None:
                 started = datetime.datetime.now(datetime.timezone.utc)
                 self.requests += 1
