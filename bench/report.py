@@ -271,9 +271,9 @@ def render(results):
               % " ".join([".venv/bin/python bench/run.py"] + results["args"].get("argv", [])),
               ".venv/bin/python bench/run.py --quick   # a short run, under 3 minutes",
               "```", "",
-              "Raw results: `.tmp/bench/results.json` (render again with `--report-only`). The emulator runs "
-              "through `bench/emulator.py`, which sets TCP_NODELAY on its connections as real servers do (without it "
-              "every request after the first on a connection waits about 40 ms for a delayed ACK).", ""]
+              "Raw results: `.tmp/bench/results.json` (render again with `--report-only`). The emulator sets "
+              "TCP_NODELAY on its connections as real servers do (without it every request after the first on a "
+              "connection waits about 40 ms for a delayed ACK).", ""]
     return "\n".join(lines), verdicts
 
 

@@ -31,7 +31,7 @@ import report  # noqa: E402
 import scenarios  # noqa: E402
 import worker_costs  # noqa: E402
 from common import ROOT, WORK, BenchError, World, log  # noqa: E402
-from emulator import BenchEmulator  # noqa: E402
+from control import Emulator  # noqa: E402
 
 PARTS = ("scenarios", "micro", "profile")
 
@@ -80,8 +80,8 @@ def run(args):
     emulators = []
     try:
         seed = world.write_seed(tmp)
-        emu = BenchEmulator(seed=seed)
-        tls_emu = BenchEmulator(seed=seed, tls=True)
+        emu = Emulator(seed=seed)
+        tls_emu = Emulator(seed=seed, tls=True)
         for e in (emu, tls_emu):
             emulators.append(e)
             e.start()
@@ -97,7 +97,7 @@ def run(args):
                 results["groups"].append(report.group_result(group, scenarios.summarize(group)))
 
         if "micro" not in args.skip:
-            big_emu = BenchEmulator(seed=big_world.write_seed(tmp), start_timeout=120)
+            big_emu = Emulator(seed=big_world.write_seed(tmp), start_timeout=120)
             emulators.append(big_emu)
             big_emu.start()
             results["micro"] = micro.run_all(collections, emu, big_emu, big_world, quick=args.quick)

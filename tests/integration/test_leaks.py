@@ -163,9 +163,9 @@ def test_modules_success_and_error_paths_at_vvvv(leak_runner, world, vectors, ex
     assert "+value: (hidden, changed)" in result.stdout  # the diff says a value changed, not what it is
 
 
-def test_faults_at_vvvv(leak_runner, world, vectors, expected, make_tls_emulator, tmp_path):
+def test_faults_at_vvvv(leak_runner, world, vectors, expected, make_tls_emulator, tmp_path, untrusted_ca):
     tls = make_tls_emulator()
-    wrong_ca = _other_ca(tmp_path)
+    wrong_ca = untrusted_ca
     world.emu.faults({
         "rate_limit": {"every": 3, "retry_after": 1},
         "fail": [{"route": "GET /organizations/{org}/secrets", "status": 429, "count": -1},
@@ -324,24 +324,3 @@ def make_tls_emulator(vectors_seed):
     yield make
     for emu in started:
         emu.cleanup()
-
-
-def _other_ca(tmp_path):
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leak tests: not the emulator CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    path = tmp_path / "wrong-ca.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(path)

@@ -4,7 +4,6 @@ Every test has an emulator of its own (``emu``) and checks what reached the serv
 ``/_admin/stats`` and ``/_admin/secrets``. Error messages are also checked for leaks.
 """
 
-import datetime
 import time
 import uuid
 
@@ -253,31 +252,11 @@ def test_dns_failure(vectors):
     assert time.monotonic() - start < 15.0
 
 
-def _other_ca(tmp_path):
-    """A CA certificate that did not sign the emulator's certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not the emulator CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    path = tmp_path / "other-ca.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(path)
-
-
-def test_tls_wrong_ca_and_default_verification(make_emulator, vectors, tmp_path, monkeypatch, assert_clean):
+def test_tls_wrong_ca_and_default_verification(make_emulator, vectors, untrusted_ca, monkeypatch, assert_clean):
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.delenv(name, raising=False)
     emu = make_emulator(tls=True)
-    for extra in ({"ca_path": _other_ca(tmp_path)}, {}):  # a wrong CA, then the default trust store
+    for extra in ({"ca_path": untrusted_ca}, {}):  # a wrong CA, then the default trust store
         with pytest.raises(SendRequestError) as info:
             connect(options(emu, retries=2, **extra))
         message = str(info.value)
