@@ -7,10 +7,10 @@ For each Python (found by scripts/find_python.sh, so through pyenv):
    controller-side plugins: lookups, plugin_utils, doc_fragments; ansible-core 2.16, the
    oldest we support, needs 3.10 on the controller). Bytecode goes to a scratch directory
    (PYTHONPYCACHEPREFIX), never into the source tree.
-2. bare import: ``python -S`` (no site-packages at all, so none of requests, cryptography,
-   PyJWT) with only ansible-core's package and this collection on sys.path; every
-   module_utils file and every module must import, and the third-party imports must be
-   guarded (HAS_REQUESTS, HAS_CRYPTOGRAPHY, HAS_JWT false, the import error kept).
+2. bare import: ``python -S`` (no site-packages at all, so no cryptography) with only
+   ansible-core's package and this collection on sys.path; every module_utils file and every
+   module must import, and the one third-party import must be guarded (HAS_CRYPTOGRAPHY
+   false, the import error kept). HTTP and the JWT claims need only the standard library.
 3. with the libraries: a small virtualenv per Python with requirements.txt; every module
    imports with HAS_* true, and the client's crypto decrypts the interop vectors.
 """
@@ -42,7 +42,7 @@ for name in names:
     except Exception:
         failures.append("%s: %s" % (name, traceback.format_exc().strip().splitlines()[-1]))
 prefix = "ansible_collections.bws.secrets.plugins.module_utils."
-flags = {"_http": "HAS_REQUESTS", "_crypto": "HAS_CRYPTOGRAPHY", "_auth": "HAS_JWT"}
+flags = {"_crypto": "HAS_CRYPTOGRAPHY"}
 for short, flag in sorted(flags.items()):
     mod = loaded.get(prefix + short)
     if mod is None:
@@ -54,7 +54,7 @@ for short, flag in sorted(flags.items()):
     if expected == (error is not None):
         failures.append("%s: import error %r does not match %s" % (short, error, flag))
 if mode == "bare":
-    for lib in ("requests", "cryptography", "jwt"):
+    for lib in ("cryptography",):
         try:
             importlib.import_module(lib)
             failures.append("%s is importable: the bare pass must not see third-party libraries" % lib)
@@ -171,7 +171,7 @@ def main():
         if not args.no_deps_pass:
             deps = probe(deps_python(minor), "deps", path, names)
             problems += ["with libraries: " + f for f in deps["failures"]]
-            summary += ", %d with requests/cryptography/PyJWT + vectors decrypted" % deps["imported"]
+            summary += ", %d with cryptography + vectors decrypted" % deps["imported"]
         status = "FAIL" if problems else "PASS"
         failed = failed or bool(problems)
         print("compile: Python %s (%s): %s, %s (%.1fs)" % (minor, bare["python"], status, summary, time.time() - started))

@@ -22,9 +22,7 @@ description:
   - A key name held by several secrets is an error naming their projects; set O(project) to choose.
   - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
 requirements:
-  - requests
   - cryptography
-  - PyJWT
 options:
   _terms:
     description: Secret ids (UUIDs) or key names.

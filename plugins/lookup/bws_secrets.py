@@ -24,9 +24,7 @@ notes:
     C(no_log). Do not run such plays at C(-vvv) where the output is kept, or pass the secrets
     to the command another way (a file with mode C(0600), C(stdin)).
 requirements:
-  - requests
   - cryptography
-  - PyJWT
 options:
   _terms:
     description:

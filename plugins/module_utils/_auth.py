@@ -12,9 +12,10 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
+import base64
+import binascii
 import json
 import time
-import traceback
 
 from ._crypto import SymmetricCryptoKey, decrypt_text
 from ._errors import (ApiError, BWSSDKError, InvalidIdentityResponseError, StateFileError,
@@ -24,28 +25,38 @@ from ._region import Region
 from ._state import StateFile
 from ._token import ClientToken, IdentityRequest
 
-try:
-    import jwt
-except ImportError:  # pragma: no cover - reported by the plugins with install advice
-    HAS_JWT = False
-    JWT_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_JWT = True
-    JWT_IMPORT_ERROR = None
-
 RENEW_BEFORE_EXPIRY = 60  # seconds
 LOGIN_PATH = "/connect/token"
 
 
 def jwt_claims(token):
-    """Claims of a JWT, read without verifying the signature (as the official clients do)."""
+    """Claims of a JWT, read without verifying the signature (as the official clients do).
+
+    The signature is the identity server's business: the API checks it on every call. Only
+    ``exp``/``iat`` (when to renew) and ``organization`` are read, so base64url and JSON do;
+    PyJWT would cost every forked worker ~30 ms of imports (docs/performance.md).
+    """
+    parts = token.split(".") if isinstance(token, str) else ()
+    if len(parts) != 3:
+        raise InvalidIdentityResponseError("the identity server returned an access token that is not a JWT")
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        header, claims = (json.loads(_b64url(part)) for part in parts[:2])
+    except (ValueError, TypeError, RecursionError):
         raise InvalidIdentityResponseError("the identity server returned an access token that is not a JWT") from None
+    if not isinstance(header, dict):
+        raise InvalidIdentityResponseError("the identity server returned an access token that is not a JWT")
     if not isinstance(claims, dict):
         raise InvalidIdentityResponseError("the identity server returned a JWT without claims")
     return claims
+
+
+def _b64url(segment):
+    """Decode one unpadded base64url JWT segment (ValueError when it is not one)."""
+    try:
+        raw = segment.encode("ascii")
+        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)).decode("utf-8")
+    except (UnicodeError, binascii.Error) as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Auth:

@@ -1,77 +1,122 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, bws.secrets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One HTTP session for a whole run: keep-alive, timeouts, TLS options and retries.
+"""One HTTP client for a whole run, on the standard library's ``http.client``: keep-alive,
+timeouts, TLS, proxies from the environment and retries. No third-party import (the import
+cost of each library is in docs/performance.md).
 
-Retries are one mechanism, urllib3's ``Retry``, in one place:
-* 429 is retried for every call (the server did not act on it), honouring ``Retry-After``;
-* 5xx, read errors and resets are retried only for idempotent calls, so a create is
-  never sent twice;
-* connection failures before anything was sent are retried for every call.
+Retries are one mechanism, ``RetryPolicy``, in one place:
+* 429 is retried for every call (the server did not act on it), honouring ``Retry-After``
+  (seconds, fractional too, or an HTTP date; capped at ``MAX_RETRY_AFTER``);
+* 5xx (500, 502, 503, 504), read errors, timeouts after sending and resets are retried only
+  for idempotent calls, so a create is never sent twice;
+* failures to connect (nothing was sent: DNS, refused, connect timeout) are retried for
+  every call; a failed TLS handshake is not retried (a wrong CA will not fix itself).
+At most ``retries`` retries in all, ``BACKOFF_FACTOR * 2 ** (n - 1)`` seconds before the n-th
+(capped at ``MAX_BACKOFF``) unless a Retry-After says otherwise. Redirects are never followed.
 """
 
 from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
+import base64
+import http.client
 import json
 import math
-import traceback
-import warnings
+import os
+import select
+import socket
+import ssl
+import time
+from urllib.parse import unquote, urlsplit  # loaded by http.client anyway: costs nothing
 
 from ._errors import ApiError, RateLimitedError, SendRequestError
-
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-except ImportError:  # pragma: no cover - reported by the plugins with install advice
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
-    Retry = object
-else:
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
 
 USER_AGENT = "bws.secrets-ansible"
 DEVICE_TYPE_SDK = "21"
 DEFAULT_TIMEOUT = 30
 DEFAULT_RETRIES = 3
 MAX_RETRY_AFTER = 120  # seconds: never sleep longer than this on one Retry-After
+BACKOFF_FACTOR = 0.5  # seconds before the first retry; doubled for each further one
+MAX_BACKOFF = 8.0
 _TRANSIENT = frozenset((500, 502, 503, 504))
-_RETRY_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST"))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# CA bundles named by the environment when ca_path is unset (the requests library honoured them)
+_CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+# The one way this module waits: tests replace it (``_http._sleep = recorder``) to see the waits.
+_sleep = time.sleep
+
+# How far a failed try got: decides whether it may be retried and how it is described.
+_CONNECT = "connect"  # nothing was sent: DNS, refused, connect timeout, proxy tunnel refused
+_TLS = "tls"  # the TLS handshake failed: nothing was sent, and trying again will not help
+_SENT = "sent"  # the request was (or may have been) sent: read errors, timeouts, resets
 
 
-class _BoundedRetry(Retry):
-    """urllib3 Retry reading Retry-After leniently (fractional seconds too) and capping it."""
+class RetryPolicy:
+    """The retry rule of one call: whether to try again, and how long to wait first."""
 
-    def get_retry_after(self, response):
-        value = response.headers.get("Retry-After")
-        if value is None:
+    def __init__(self, retries, idempotent):
+        self.retries = retries
+        self.idempotent = bool(idempotent)
+        self.used = 0
+
+    def after_status(self, status, headers):
+        """Seconds to wait before retrying an answer with this status, or None: return it."""
+        if status == 429:
+            return self._take(_retry_after(headers))
+        if status in _TRANSIENT and self.idempotent:
+            return self._take()
+        return None
+
+    def after_failure(self, stage):
+        """Seconds to wait before retrying a try that got no answer, or None: give up."""
+        if stage == _CONNECT or (stage == _SENT and self.idempotent):
+            return self._take()
+        return None
+
+    def _take(self, wait=None):
+        if self.used >= self.retries:
             return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                seconds = self.parse_retry_after(value)  # an HTTP date
-            except Exception:  # an unreadable header: fall back to the backoff
-                return None
-        if math.isnan(seconds):
+        self.used += 1
+        if wait is None:
+            wait = min(MAX_BACKOFF, BACKOFF_FACTOR * 2 ** (self.used - 1))
+        return wait
+
+
+def _retry_after(headers):
+    """The Retry-After of an answer in seconds (0 to MAX_RETRY_AFTER), None when absent or unreadable."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = _http_date_delay(value)
+        if seconds is None:
             return None
-        return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), float(MAX_RETRY_AFTER))
 
 
-def _retry_policy(retries, idempotent):
-    statuses = {429} | (_TRANSIENT if idempotent else set())
-    return _BoundedRetry(
-        total=retries, connect=retries, read=retries if idempotent else 0, status=retries,
-        other=0, redirect=0, status_forcelist=statuses, allowed_methods=_RETRY_METHODS,
-        backoff_factor=0.5, respect_retry_after_header=True, raise_on_status=False,
-        raise_on_redirect=False)
+def _http_date_delay(value):
+    import email.utils  # only a server sending an HTTP date pays for it (http.client loads it anyway)
+
+    try:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return float(email.utils.mktime_tz(parsed)) - time.time()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
 
 
 class Response:
-    """A decoded answer: ``status``, ``json`` (None for an empty body), ``headers``."""
+    """A decoded answer: ``status``, ``json`` (None for an empty body), ``headers`` (``.get`` is
+    case-insensitive)."""
 
     __slots__ = ("status", "json", "headers")
 
@@ -81,38 +126,92 @@ class Response:
         self.headers = headers
 
 
+class _Failure(Exception):
+    """One try that got no answer: the stage it reached and the exception of the standard library."""
+
+    def __init__(self, stage, exc):
+        super(_Failure, self).__init__(stage)
+        self.stage = stage
+        self.exc = exc
+
+
+class _Proxy:
+    """An http:// proxy from the environment: where it is, where it came from, its credentials."""
+
+    __slots__ = ("host", "port", "variable", "authorization")
+
+    def __init__(self, host, port, variable, authorization):
+        self.host = host
+        self.port = port
+        self.variable = variable
+        self.authorization = authorization  # "Basic ..." or None: never put in a message
+
+    @property
+    def display(self):
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s:%d" % (host, self.port)
+
+
+class _Target:
+    """A parsed request URL, and the proxy (or None) it goes through."""
+
+    __slots__ = ("scheme", "host", "port", "path", "proxy")
+
+    def __init__(self, scheme, host, port, path, proxy):
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+        self.proxy = proxy
+
+    @property
+    def key(self):
+        proxy = self.proxy
+        return (self.scheme, self.host, self.port,
+                None if proxy is None else (proxy.host, proxy.port, proxy.authorization))
+
+
 class HttpClient:
-    """A keep-alive session to the API and identity servers."""
+    """Keep-alive connections (one per origin) to the API and identity servers."""
 
     def __init__(self, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None,
                  retries=DEFAULT_RETRIES, user_agent=USER_AGENT):
-        if timeout is None or float(timeout) <= 0:
+        try:
+            timeout = float(timeout)
+        except (TypeError, ValueError):
+            timeout = None
+        if timeout is None or not timeout > 0 or math.isinf(timeout):
             raise SendRequestError("timeout must be a positive number of seconds")
-        if retries is None or int(retries) < 0:
+        try:
+            retries = int(retries)
+        except (TypeError, ValueError):
+            retries = -1
+        if retries < 0:
             raise SendRequestError("retries must be 0 or more")
-        self.timeout = float(timeout)
-        self.retries = int(retries)
+        self.timeout = timeout
+        self.retries = retries
+        self.validate_certs = bool(validate_certs)
+        self.ca_path = ca_path or None
         self.verify = ca_path if (ca_path and validate_certs) else bool(validate_certs)
         self.request_count = 0
-        self._session = requests.Session()
-        self._session.headers.update({
-            "User-Agent": user_agent, "Device-Type": DEVICE_TYPE_SDK, "Accept": "application/json"})
-        self._adapter = HTTPAdapter(pool_connections=2, pool_maxsize=2)
-        self._session.mount("https://", self._adapter)
-        self._session.mount("http://", self._adapter)
-        self._policies = {True: _retry_policy(self.retries, True), False: _retry_policy(self.retries, False)}
+        self._headers = {"User-Agent": user_agent, "Device-Type": DEVICE_TYPE_SDK, "Accept": "application/json"}
+        self._connections = {}
+        self._pid = os.getpid()
+        self._context = None
 
     def close(self):
-        self._session.close()
+        connections, self._connections = self._connections, {}
+        for conn in connections.values():
+            conn.close()
 
     def request(self, method, url, what, json_body=None, form=None, bearer=None, idempotent=True):
         """Send one call (with its retries); return a Response for any HTTP status.
 
         ``what`` names the operation for error messages. Raises SendRequestError when no
         answer came, RateLimitedError when 429 outlasted the retries, ApiError on a 2xx
-        that is not JSON.
+        that is not JSON. A 3xx is returned as it is: redirects are never followed.
         """
-        headers = {}
+        headers = dict(self._headers)
         data = None
         if bearer:
             headers["Authorization"] = "Bearer " + bearer
@@ -122,28 +221,252 @@ class HttpClient:
         elif json_body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
             data = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
-        self._adapter.max_retries = self._policies[bool(idempotent)]
         self.request_count += 1
+        target = _target(url, what)
+        policy = RetryPolicy(self.retries, idempotent)
+        while True:
+            try:
+                status, answer_headers, content = self._send(target, method, headers, data, what)
+            except _Failure as failure:
+                wait = policy.after_failure(failure.stage)
+                if wait is None:
+                    raise SendRequestError(_describe_failure(
+                        failure.exc, failure.stage, url, what, self, idempotent, target.proxy, policy.used)) from None
+            else:
+                wait = policy.after_status(status, answer_headers)
+                if wait is None:
+                    return _decode(status, answer_headers, content, url, what, self.retries)
+            if wait > 0:
+                _sleep(wait)
+
+    # -- one try -------------------------------------------------------------------------
+
+    def _send(self, target, method, headers, data, what):
+        """One try on a kept-alive connection: (status, headers, body bytes) or _Failure."""
+        key = target.key
+        conn = self._connection(target, what)
+        if conn.sock is None:
+            try:
+                conn.connect()
+            except (socket.timeout, ssl.SSLError, OSError, http.client.HTTPException, ValueError) as exc:
+                self._discard(key)
+                stage = _TLS if isinstance(exc, ssl.SSLError) and not isinstance(exc, socket.timeout) else _CONNECT
+                raise _Failure(stage, exc) from None
+        path = target.path
+        if target.proxy is not None and target.scheme == "http":
+            path = "http://%s%s" % (_netloc(target.host, target.port, "http"), target.path)  # absolute form
+            if target.proxy.authorization:
+                headers = dict(headers, **{"Proxy-Authorization": target.proxy.authorization})
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # InsecureRequestWarning when validate_certs=false
-                resp = self._session.request(method, url, data=data, headers=headers,
-                                             timeout=self.timeout, verify=self.verify,
-                                             allow_redirects=False)
-        except requests.exceptions.RequestException as exc:
-            raise SendRequestError(_describe_failure(exc, url, what, self, idempotent)) from None
-        return _decode(resp, url, what, self.retries)
+            conn.request(method, path, body=data, headers=headers)
+            answer = conn.getresponse()
+            content = answer.read()
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self._discard(key)
+            raise _Failure(_SENT, exc) from None
+        return answer.status, answer.msg, content
+
+    def _connection(self, target, what):
+        """The kept-alive connection to ``target``'s origin, unless the server closed it."""
+        if self._pid != os.getpid():  # a forked child never uses its parent's sockets
+            self._connections, self._pid = {}, os.getpid()
+        key = target.key
+        conn = self._connections.get(key)
+        if conn is not None and conn.sock is not None and _dropped(conn.sock):
+            conn.close()  # closed by the server while idle: reconnect before sending anything
+        if conn is None:
+            conn = self._new_connection(target, what)
+            self._connections[key] = conn
+        return conn
+
+    def _new_connection(self, target, what):
+        proxy = target.proxy
+        host, port = (proxy.host, proxy.port) if proxy is not None else (target.host, target.port)
+        if target.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._tls_context(what))
+            if proxy is not None:
+                tunnel_headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+                conn.set_tunnel(target.host, target.port, headers=tunnel_headers)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        return conn
+
+    def _discard(self, key):
+        conn = self._connections.pop(key, None)
+        if conn is not None:
+            conn.close()
+
+    def _tls_context(self, what):
+        """The client's one SSLContext, made on the first https connection."""
+        if self._context is None:
+            if not self.validate_certs:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                source, bundle = "ca_path", self.ca_path
+                if not bundle:
+                    source, bundle = next(((name, os.environ[name]) for name in _CA_BUNDLE_VARIABLES
+                                           if os.environ.get(name)), (None, None))
+                try:
+                    if bundle and os.path.isdir(bundle):
+                        context = ssl.create_default_context(capath=bundle)
+                    else:
+                        context = ssl.create_default_context(cafile=bundle)
+                except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                    raise SendRequestError(
+                        "%s: cannot load the CA bundle %s (from %s): %s; set ca_path (BWS_CA_PATH) to a PEM file of "
+                        "CA certificates" % (what, bundle, source, _short(str(exc)))) from None
+            try:
+                context.set_alpn_protocols(["http/1.1"])
+            except NotImplementedError:  # pragma: no cover - an OpenSSL without ALPN
+                pass
+            self._context = context
+        return self._context
 
 
-def _decode(resp, url, what, retries):
-    status = resp.status_code
+def _dropped(sock):
+    """True when an idle kept-alive socket is readable: closed (or garbled) by the server."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _unused, _unused2 = select.select([sock], [], [], 0)
+        return bool(readable)
+    except (OSError, ValueError):
+        return True
+
+
+# -- URLs and proxies ---------------------------------------------------------------------
+
+def _target(url, what):
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        scheme = host = None
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise SendRequestError("%s: %s is not an http:// or https:// URL" % (what, _origin(url)))
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return _Target(scheme, host, port, path, _proxy_for(scheme, host, port, what))
+
+
+def _netloc(host, port, scheme):
+    if ":" in host:
+        host = "[%s]" % host
+    return host if port == _DEFAULT_PORTS.get(scheme) else "%s:%d" % (host, port)
+
+
+def _environ(name):
+    """(variable, value) of a lower-case variable, else of its upper-case form (as urllib does)."""
+    if name in os.environ:
+        return name, os.environ[name]
+    upper = name.upper()
+    if upper == "HTTP_PROXY" and "REQUEST_METHOD" in os.environ:
+        return None, None  # a CGI environment: HTTP_PROXY may come from a request header (httpoxy)
+    if upper in os.environ:
+        return upper, os.environ[upper]
+    return None, None
+
+
+def _proxy_for(scheme, host, port, what):
+    """The proxy a request to ``scheme://host:port`` goes through, from the environment, or None."""
+    variable = value = None
+    for name in (scheme + "_proxy", "all_proxy"):
+        variable, value = _environ(name)
+        if variable is not None:
+            value = value.strip()
+            break
+    if not value or _bypass(host, port):
+        return None
+    return _parse_proxy(value, variable, what)
+
+
+def _parse_proxy(value, variable, what):
+    if "://" not in value:
+        value = "http://" + value  # "proxy:3128" means an http proxy, as for requests and curl
+    try:
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port or 80
+    except ValueError:
+        scheme = host = None
+    if scheme is not None and scheme != "http":
+        raise SendRequestError(
+            "%s: the proxy in %s is a %s:// proxy, which this client does not support: use an http:// proxy "
+            "(HTTPS is still encrypted end to end through it, with CONNECT), or list the server's host in "
+            "NO_PROXY to connect directly" % (what, variable, scheme))
+    if not host:
+        raise SendRequestError("%s: the proxy in %s is not a valid URL: expected http://[user:password@]host:port"
+                               % (what, variable))
+    authorization = None
+    if parts.username is not None or parts.password is not None:
+        credentials = "%s:%s" % (unquote(parts.username or ""), unquote(parts.password or ""))
+        authorization = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+    return _Proxy(host, port, variable, authorization)
+
+
+def _bypass(host, port):
+    """True when no_proxy/NO_PROXY names ``host`` (exact, domain suffix, ``*``, optional :port)."""
+    _variable, value = _environ("no_proxy")
+    if not value:
+        return False
+    host = host.lower().rstrip(".")
+    for entry in value.replace(",", " ").split():
+        entry = entry.lower()
+        if entry == "*":
+            return True
+        entry_port = None
+        if entry.startswith("["):  # [IPv6] or [IPv6]:port
+            address, _sep, rest = entry[1:].partition("]")
+            entry = address
+            if rest.startswith(":") and rest[1:].isdigit():
+                entry_port = int(rest[1:])
+        elif entry.count(":") == 1:  # name:port or IPv4:port (a bare IPv6 has several colons)
+            name, _sep, number = entry.partition(":")
+            if not number.isdigit():
+                continue
+            entry, entry_port = name, int(number)
+        if entry_port is not None and entry_port != port:
+            continue
+        if "/" in entry:
+            if _in_network(host, entry):
+                return True
+            continue
+        if entry.startswith("*."):
+            entry = entry[1:]
+        entry = entry.strip(".")
+        if entry and (host == entry or host.endswith("." + entry)):
+            return True
+    return False
+
+
+def _in_network(host, cidr):
+    import ipaddress  # only for a CIDR entry in no_proxy (http.client loads it anyway)
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+
+
+# -- answers and failures ------------------------------------------------------------------
+
+def _decode(status, headers, content, url, what, retries):
+    """A Response from an answer's status, headers and body bytes (errors for 429 and non-JSON 2xx)."""
     if status == 429:
         raise RateLimitedError(
             "%s: rate limited by the server (HTTP 429) after %d retries; wait and try again, raise "
             "'retries' (each retry honours Retry-After), or lower forks" % (what, retries), status=429)
     body = None
-    if resp.content:
-        ctype = resp.headers.get("Content-Type", "")
+    if content:
+        ctype = headers.get("Content-Type", "") or ""
         if "json" not in ctype.lower():
             if 200 <= status < 300:
                 raise ApiError(
@@ -152,50 +475,55 @@ def _decode(resp, url, what, retries):
                     status=status)
         else:
             try:
-                body = json.loads(resp.content.decode("utf-8"))
+                body = json.loads(content.decode("utf-8"))
             except (ValueError, RecursionError):
                 if 200 <= status < 300:
                     raise ApiError("%s: %s answered HTTP %d with a body that is not valid JSON"
                                    % (what, _origin(url), status), status=status) from None
-    return Response(status, body, resp.headers)
+    return Response(status, body, headers)
 
 
 def _origin(url):
     return url.split("/", 3)[2] if "://" in url else url
 
 
-_DROPPED = ("RemoteDisconnected", "Connection aborted", "ConnectionResetError", "Connection reset",
-            "BadStatusLine", "IncompleteRead")
+_DROPPED = (http.client.RemoteDisconnected, http.client.BadStatusLine, http.client.IncompleteRead,
+            ConnectionResetError, ConnectionAbortedError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
-def _describe_failure(exc, url, what, client, idempotent=True):
+def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None, retried=0):
+    """The message of a try that got no answer; never a credential, a body or a traceback."""
     host = _origin(url)
-    text = str(exc)
+    where = host if proxy is None else "%s through the proxy %s (%s)" % (host, proxy.display, proxy.variable)
+    text = str(exc) or type(exc).__name__
     after_sending = ""
     if not idempotent:
         after_sending = ("; it was not retried (not safe to repeat) and may have been applied on the server: "
                          "check before trying again")
-    if isinstance(exc, requests.exceptions.SSLError):
+    if stage == _TLS:
         return ("%s: TLS verification failed for %s (%s): set ca_path (BWS_CA_PATH) to the CA bundle "
                 "that signed the server certificate, or validate_certs=false only for testing"
-                % (what, host, _short(text)))
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or "ConnectTimeoutError" in text:
-        return ("%s: could not connect to %s within %g seconds; raise 'timeout' or check the server"
-                % (what, host, client.timeout))
-    if isinstance(exc, requests.exceptions.Timeout) or "TimeoutError" in text or "timed out" in text:
+                % (what, where, _short(text)))
+    if stage == _CONNECT:
+        if isinstance(exc, socket.timeout):
+            return ("%s: could not connect to %s within %g seconds; raise 'timeout' or check the server"
+                    % (what, where, client.timeout))
+        if isinstance(exc, socket.gaierror):
+            if proxy is not None:
+                return ("%s: cannot resolve the host name of the proxy %s (from %s): check %s and DNS"
+                        % (what, proxy.display, proxy.variable, proxy.variable))
+            return "%s: cannot resolve the host name %s: check server_url/api_url/identity_url and DNS" % (what, host)
+        return ("%s: cannot connect to %s (%s): check the URL, that the server is up, and any proxy"
+                % (what, where, _short(text)))
+    if isinstance(exc, socket.timeout):
         return ("%s: %s did not answer within %g seconds; raise 'timeout' or check the server%s"
                 % (what, host, client.timeout, after_sending))
-    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
-        return "%s: cannot resolve the host name %s: check server_url/api_url/identity_url and DNS" % (what, host)
-    if any(marker in text for marker in _DROPPED):
+    if isinstance(exc, _DROPPED):
         return ("%s: the connection to %s was closed (reset) before an answer came; a proxy or the server "
                 "dropped it%s" % (what, host, after_sending))
-    if isinstance(exc, requests.exceptions.RetryError):
-        return "%s: %s kept failing after %d retries (%s)" % (what, host, client.retries, _short(text))
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return ("%s: cannot connect to %s (%s): check the URL, that the server is up, and any proxy"
-                % (what, host, _short(text)))
-    return "%s: request to %s failed (%s)" % (what, host, _short(text))
+    if retried:
+        return "%s: %s kept failing after %d retries (%s)%s" % (what, host, retried, _short(text), after_sending)
+    return "%s: request to %s failed (%s)%s" % (what, host, _short(text), after_sending)
 
 
 def _short(text, limit=200):

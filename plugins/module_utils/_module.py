@@ -22,7 +22,7 @@ from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
 
-INSTALL_HINT = "pip install requests cryptography PyJWT"
+INSTALL_HINT = "pip install cryptography"
 HIDDEN = "(hidden)"
 HIDDEN_CHANGED = "(hidden, changed)"
 

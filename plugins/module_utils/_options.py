@@ -13,10 +13,10 @@ from __future__ import absolute_import, division, print_function, annotations
 __metaclass__ = type
 
 from ._api import SecretsManager
-from ._auth import HAS_JWT, JWT_IMPORT_ERROR, Auth
+from ._auth import Auth
 from ._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 from ._errors import BWSSDKError
-from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient
+from ._http import HttpClient
 from ._region import Region
 from ._state import DEFAULT_STATE_DIR, state_file_path
 from ._token import ClientToken
@@ -37,10 +37,10 @@ CONNECTION_OPTIONS = {
     "retries": ("int", 3, None, False),
 }
 REGIONS = ("us", "eu")
+# HTTP (http.client) and the JWT claims (base64url + json) need only the standard library:
+# the numbers behind that choice are in docs/performance.md.
 REQUIRED_LIBRARIES = (
-    ("requests", HAS_REQUESTS, REQUESTS_IMPORT_ERROR),
     ("cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR),
-    ("PyJWT", HAS_JWT, JWT_IMPORT_ERROR),
 )
 
 

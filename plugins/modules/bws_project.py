@@ -24,9 +24,7 @@ description:
     below; usually it is run on the controller with C(delegate_to=localhost) or C(hosts=localhost).
 requirements:
   - python >= 3.9
-  - requests
   - cryptography
-  - PyJWT
 options:
   name:
     description:

@@ -23,9 +23,7 @@ description:
     below; usually it is run on the controller with C(delegate_to=localhost) or C(hosts=localhost).
 requirements:
   - python >= 3.9
-  - requests
   - cryptography
-  - PyJWT
 options:
   ids:
     description:

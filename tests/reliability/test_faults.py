@@ -8,8 +8,8 @@ import time
 import uuid
 
 import pytest
-import urllib3.util.retry
 
+from ansible_collections.bws.secrets.plugins.module_utils import _http
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import SymmetricCryptoKey, decrypt_text
 from ansible_collections.bws.secrets.plugins.module_utils._errors import (
     ApiError, RateLimitedError, SendRequestError, UnauthorisedTokenError)
@@ -22,26 +22,23 @@ PROJECT_CREATE = "POST /organizations/{org}/projects"
 
 
 class SleepRecorder:
-    """Stands in for the ``time`` module of urllib3's Retry: records every sleep, really
-    sleeps the short ones (so wall time is real) and skips the long ones."""
+    """Stands in for ``_http._sleep``, the one way the client waits between tries: records
+    every sleep, really sleeps the short ones (so wall time is real) and skips the long ones."""
 
     def __init__(self, sleep_up_to=5.0):
         self.calls = []
         self.sleep_up_to = sleep_up_to
 
-    def sleep(self, seconds):
+    def __call__(self, seconds):
         self.calls.append(seconds)
         if seconds <= self.sleep_up_to:
             time.sleep(seconds)
-
-    def __getattr__(self, name):
-        return getattr(time, name)
 
 
 @pytest.fixture()
 def sleeps(monkeypatch):
     recorder = SleepRecorder()
-    monkeypatch.setattr(urllib3.util.retry, "time", recorder)
+    monkeypatch.setattr(_http, "_sleep", recorder)
     return recorder
 
 
@@ -107,7 +104,7 @@ def test_a_huge_retry_after_is_capped(emu, vectors, sleeps):
       "reset": [{"route": GET_BY_IDS, "count": 1}]}, GET_BY_IDS),
     ({"reset": [{"route": GET_ONE, "count": 2}]}, GET_ONE),
 ])
-def test_reads_are_retried_after_5xx_and_resets(emu, vectors, fault, route):
+def test_reads_are_retried_after_5xx_and_resets(emu, vectors, fault, route, sleeps):
     client = connect(options(emu, retries=2))
     emu.faults(fault)
     emu.reset()
@@ -117,6 +114,7 @@ def test_reads_are_retried_after_5xx_and_resets(emu, vectors, fault, route):
     else:
         assert client.get_secrets([case["id"]])[0].value == case["plaintext"]["value"]
     assert routes(emu) == {route: 3}
+    assert sleeps.calls == [0.5, 1.0]  # the exponential backoff between the tries
 
 
 def test_login_is_retried_after_a_reset(emu, vectors):

@@ -7,11 +7,13 @@ decrypting" is checked, not assumed.
 """
 
 import base64
+import http.server
 import socket
+import ssl
+import threading
 import uuid
 
 import pytest
-import requests
 
 from ansible_collections.bws.secrets.plugins.module_utils import _crypto
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import (
@@ -245,8 +247,9 @@ def test_plain_http_refused_for_non_loopback_before_any_request(vectors, monkeyp
     def no_network(*args, **kwargs):
         raise AssertionError("a request was sent")
 
-    monkeypatch.setattr(requests.Session, "request", no_network)
+    monkeypatch.setattr(HttpClient, "_send", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
     opts = dict({"access_token": vectors["access_token"]["token"], "use_state_file": False}, **urls)
     with pytest.raises(BWSSDKError) as info:
         connect(opts)
@@ -271,25 +274,56 @@ def test_plain_http_to_loopback_works(emu, vectors):
         assert client.get_secret(plain(vectors, "ascii")["id"]).value == "hunter2"
 
 
-def test_certificates_are_verified_by_default():
+def test_certificates_are_verified_by_default(monkeypatch):
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
     assert CONNECTION_OPTIONS["validate_certs"][1] is True
     assert HttpClient().verify is True
     assert HttpClient(ca_path="/some/ca.pem").verify == "/some/ca.pem"
     assert HttpClient(validate_certs=False, ca_path="/some/ca.pem").verify is False
+    context = HttpClient()._tls_context("a test")  # the context every https connection uses
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
+    insecure = HttpClient(validate_certs=False, ca_path="/some/ca.pem")._tls_context("a test")
+    assert insecure.verify_mode == ssl.CERT_NONE and insecure.check_hostname is False
 
 
-def test_redirects_are_not_followed(emu, vectors, monkeypatch):
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """Answers everything with a 302 to ``target``, counting the requests."""
+
+    protocol_version = "HTTP/1.1"
+    target = None
+    seen = []
+
+    def _redirect(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append((self.command, self.path))
+        self.send_response(302)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _redirect
+
+    def log_message(self, *args):
+        pass
+
+
+def test_redirects_are_not_followed(emu, vectors):
     """A redirect (to anywhere, e.g. plain http) is never followed: the answer is an error."""
-    seen = {}
-    real = requests.Session.request
-
-    def record(self, method, url, **kwargs):
-        seen.setdefault("allow_redirects", set()).add(kwargs.get("allow_redirects"))
-        return real(self, method, url, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", record)
-    connect(options(emu)).get_secret(plain(vectors, "ascii")["id"])
-    assert seen["allow_redirects"] == {False}
+    handler = type("Redirector", (_Redirector,), {"target": emu.info["server_url"], "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        emu.reset()
+        with pytest.raises(BWSSDKError) as info:
+            connect(options(emu, server_url="http://127.0.0.1:%d" % server.server_address[1], retries=2))
+        assert "HTTP 302" in str(info.value)
+        assert handler.seen == [("POST", "/identity/connect/token")]  # asked once, not retried
+        assert routes(emu) == {}  # and the Location was never followed
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_create_sends_only_ciphertext(emu, vectors, org_key):

@@ -3,8 +3,8 @@
 
 Covered: the access-token parser, base64 and the EncString parser/decryptor, URL checks,
 JWT claims, the login answer, the state file, and the decoding of API answers (``_http._decode``
-on a fake response, ``SecretsManager._error``, ``Secret.from_api``, ``Project.from_api`` and
-name resolution over what they return).
+on arbitrary status, headers and body, ``Retry-After``, ``SecretsManager._error``,
+``Secret.from_api``, ``Project.from_api`` and name resolution over what they return).
 
 Runs are derandomized (the same examples every run, no example database written) so the
 suite is stable; set ``BWS_HYPOTHESIS_RANDOM=1`` to explore with fresh random examples.
@@ -12,6 +12,7 @@ Inputs that once broke a property are kept as ``@example``s, so they are tried e
 """
 
 import base64
+import http.client
 import json
 import os
 import pathlib
@@ -285,13 +286,12 @@ def test_state_file_arbitrary_content(content):
 
 # --- API answers ----------------------------------------------------------------------------
 
-class FakeResponse:
-    """The part of ``requests.Response`` that ``_http._decode`` reads."""
-
-    def __init__(self, status, content, content_type):
-        self.status_code = status
-        self.content = content
-        self.headers = {} if content_type is None else {"Content-Type": content_type}
+def _headers(content_type):
+    """Answer headers as ``http.client`` gives them to ``_http._decode`` (case-insensitive ``get``)."""
+    headers = http.client.HTTPMessage()
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return headers
 
 
 bodies = st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode()),
@@ -304,7 +304,7 @@ content_types = st.sampled_from([None, "", "application/json", "application/json
 @given(st.integers(min_value=100, max_value=599), bodies, content_types)
 def test_http_decode_arbitrary_answers(status, content, content_type):
     try:
-        resp = _http._decode(FakeResponse(status, content, content_type), "https://h.example/p", "an operation", 3)
+        resp = _http._decode(status, _headers(content_type), content, "https://h.example/p", "an operation", 3)
     except RateLimitedError:
         assert status == 429
         return
@@ -318,9 +318,24 @@ def test_http_decode_arbitrary_answers(status, content, content_type):
 def test_http_decode_deeply_nested_json(status):
     for content in (b"[" * 100000, b'{"a":' * 100000):
         try:
-            _http._decode(FakeResponse(status, content, "application/json"), "https://h.example/p", "op", 3)
+            _http._decode(status, _headers("application/json"), content, "https://h.example/p", "op", 3)
         except BWSSDKError:
             pass
+
+
+@fast
+@given(st.one_of(st.text(max_size=40), st.floats().map(repr), st.integers().map(str),
+                 st.datetimes().map(lambda d: d.strftime("%a, %d %b %Y %H:%M:%S GMT"))))
+@example("nan")
+@example("-inf")
+@example("1e400")
+@example("Fri, 31 Dec 9999 23:59:59 GMT")
+def test_retry_after_arbitrary_values(value):
+    """Whatever a server puts in Retry-After, the wait is None (use the backoff) or 0..MAX_RETRY_AFTER."""
+    headers = _headers(None)
+    headers["Retry-After"] = value
+    wait = _http._retry_after(headers)
+    assert wait is None or 0.0 <= wait <= _http.MAX_RETRY_AFTER
 
 
 DOCUMENTED_ERRORS = st.dictionaries(st.text(max_size=10), st.lists(st.text(max_size=20), max_size=3), max_size=3)

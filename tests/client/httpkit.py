@@ -1,0 +1,243 @@
+"""Small loopback servers for the HTTP client's tests (stdlib only, threads, no network beyond 127.0.0.1).
+
+* ``ScriptedServer``: an HTTP/1.1 keep-alive server answering from a script, counting
+  connections and requests, optionally closing connections that stay idle.
+* ``Forwarder``: a TCP forwarder counting the connections made through it (keep-alive checks,
+  TLS included: it only moves bytes).
+* ``Proxy``: an HTTP proxy: ``CONNECT`` tunnels (counted, with the Proxy-Authorization seen) and
+  absolute-form plain http requests, optionally requiring Basic credentials.
+"""
+
+import http.client
+import http.server
+import json
+import select
+import socket
+import socketserver
+import threading
+import urllib.parse
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+
+class _Running:
+    """Start/stop of a server in a thread; a context manager."""
+
+    server = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self):
+        return self.server.server_address[1]
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+
+# --- a scripted HTTP server ---------------------------------------------------------------
+
+class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner = None
+
+    def setup(self):
+        self.timeout = self.owner.idle_timeout  # BaseHTTPRequestHandler closes a connection idle this long
+        super().setup()
+        with self.owner.lock:
+            self.owner.connections += 1
+
+    def _answer(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        owner = self.owner
+        with owner.lock:
+            owner.requests.append({"method": self.command, "path": self.path, "body": body,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
+            status, headers, payload = owner.script[0] if len(owner.script) == 1 else owner.script.pop(0)
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload).encode()
+            headers = dict({"Content-Type": "application/json"}, **headers)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+class ScriptedServer(_Running):
+    """Answers each request with the next (status, headers, body) of ``script`` (the last one
+    repeats). ``idle_timeout``: seconds after which an idle keep-alive connection is closed."""
+
+    def __init__(self, script=((200, {}, {"ok": True}),), idle_timeout=None):
+        self.script = list(script)
+        self.idle_timeout = idle_timeout
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.requests = []
+        handler = type("Handler", (_ScriptedHandler,), {"owner": self})
+        self.server = _Server(("127.0.0.1", 0), handler)
+
+
+# --- a counting TCP forwarder -------------------------------------------------------------
+
+def _pipe(one, other):
+    """Copy bytes both ways until either side closes."""
+    sockets = [one, other]
+    try:
+        while True:
+            readable, _unused, _unused2 = select.select(sockets, [], [], 30)
+            if not readable:
+                return
+            for sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                (other if sock is one else one).sendall(data)
+    except OSError:
+        return
+
+
+class Forwarder(_Running):
+    """Forwards every connection to ``target_port`` on 127.0.0.1, counting the connections."""
+
+    def __init__(self, target_port):
+        owner = self
+        self.connections = 0
+        self.lock = threading.Lock()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                with owner.lock:
+                    owner.connections += 1
+                upstream = socket.create_connection(("127.0.0.1", target_port), timeout=10)
+                try:
+                    _pipe(self.request, upstream)
+                finally:
+                    upstream.close()
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+
+
+# --- an HTTP proxy --------------------------------------------------------------------------
+
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer",
+               "transfer-encoding", "upgrade"}
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner = None
+
+    def _authorised(self):
+        seen = self.headers.get("Proxy-Authorization")
+        with self.owner.lock:
+            self.owner.authorizations.append(seen)
+        if self.owner.require is None or seen == self.owner.require:
+            return True
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="test"')
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        return False
+
+    def do_CONNECT(self):
+        with self.owner.lock:
+            self.owner.tunnels.append(self.path)
+        if not self._authorised():
+            return
+        host, _sep, port = self.path.rpartition(":")
+        try:
+            upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+        except OSError:
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            _pipe(self.connection, upstream)
+        finally:
+            upstream.close()
+            self.close_connection = True
+
+    def _forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.owner.lock:
+            self.owner.plain.append((self.command, self.path))
+        if not self._authorised():
+            return
+        parts = urllib.parse.urlsplit(self.path)
+        if parts.scheme != "http":
+            self.send_error(400, "absolute http:// URL expected")
+            return
+        upstream = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+        path = parts.path + ("?" + parts.query if parts.query else "")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        upstream.request(self.command, path, body=body or None, headers=headers)
+        answer = upstream.getresponse()
+        payload = answer.read()
+        upstream.close()
+        self.send_response(answer.status, answer.reason)
+        for name, value in answer.getheaders():
+            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+class Proxy(_Running):
+    """An HTTP proxy on 127.0.0.1. ``require``: the exact Proxy-Authorization it accepts (None:
+    any). Records ``tunnels`` (CONNECT targets), ``plain`` ((method, absolute URL)) and
+    ``authorizations`` (the Proxy-Authorization header of each, None when absent)."""
+
+    def __init__(self, require=None):
+        self.require = require
+        self.lock = threading.Lock()
+        self.tunnels = []
+        self.plain = []
+        self.authorizations = []
+        handler = type("Handler", (_ProxyHandler,), {"owner": self})
+        self.server = _Server(("127.0.0.1", 0), handler)
+
+
+def free_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,389 @@
+"""The HTTP layer (``_http.py`` on ``http.client``) over real loopback connections: keep-alive,
+servers that close idle connections, proxies from the environment, CA bundle variables,
+Retry-After as an HTTP date, redirects, retries, and what the module imports.
+
+The servers are small threads of ``httpkit.py``, or the emulator where the whole client runs.
+"""
+
+import base64
+import email.utils
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.bws.secrets.plugins.module_utils import _http
+from ansible_collections.bws.secrets.plugins.module_utils._errors import SendRequestError
+from ansible_collections.bws.secrets.plugins.module_utils._http import HttpClient
+from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+
+from httpkit import Forwarder, Proxy, ScriptedServer, free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                   "NO_PROXY", "REQUEST_METHOD")
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+LOGIN = "POST /connect/token"
+GET_ONE = "GET /secrets/{id}"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """No proxy or CA variable of the environment running the tests leaks into these tests."""
+    for name in PROXY_VARIABLES + CA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture()
+def sleeps(monkeypatch):
+    """Every wait of the client (``_http._sleep``), recorded instead of slept."""
+    calls = []
+    monkeypatch.setattr(_http, "_sleep", calls.append)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def tls_emulator(vectors_seed):
+    from control import Emulator
+
+    with Emulator(tls=True, seed=vectors_seed) as emu:
+        yield emu
+
+
+def _options(emu, **extra):
+    opts = {"access_token": emu.info["tokens"]["ci"], "server_url": emu.info["server_url"], "use_state_file": False}
+    opts.update(extra)
+    return opts
+
+
+def _ascii(vectors):
+    return next(c for c in vectors["seeded_secrets"] if c["name"] == "ascii")["id"]
+
+
+def _port(url):
+    return int(url.rsplit(":", 1)[1])
+
+
+# --- keep-alive ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_many_calls_share_one_connection(emulator, tls_emulator, vectors, tls):
+    emu = tls_emulator if tls else emulator
+    with Forwarder(_port(emu.info["server_url"])) as forwarder:
+        server_url = "%s://127.0.0.1:%d" % ("https" if tls else "http", forwarder.port)
+        client = connect(_options(emu, server_url=server_url, ca_path=emu.ca_file))
+        for _unused in range(10):
+            assert client.get_secret(_ascii(vectors)).value == "hunter2"
+        assert client.http.request_count == 11  # the login and ten reads...
+        assert forwarder.connections == 1  # ...over one TCP connection (and one TLS handshake)
+
+
+def test_one_connection_per_origin(emulator, vectors):
+    with Forwarder(_port(emulator.info["server_url"])) as api, Forwarder(_port(emulator.info["server_url"])) as ident:
+        client = connect({"access_token": emulator.info["tokens"]["ci"], "use_state_file": False,
+                          "api_url": "http://127.0.0.1:%d/api" % api.port,
+                          "identity_url": "http://127.0.0.1:%d/identity" % ident.port})
+        for _unused in range(3):
+            client.get_secret(_ascii(vectors))
+        assert (ident.connections, api.connections) == (1, 1)
+
+
+def test_idle_connection_closed_by_the_server_post_sent_once(sleeps):
+    """The server closes keep-alive connections idle for 0.2 s: the next POST (not idempotent,
+    no retries) goes on a new connection, is sent exactly once and succeeds."""
+    with ScriptedServer(idle_timeout=0.2) as server:
+        client = HttpClient(retries=0)
+        first = client.request("POST", server.url + "/things", "create a thing", json_body={"n": 1}, idempotent=False)
+        time.sleep(0.6)  # the server has closed the idle connection by now
+        second = client.request("POST", server.url + "/things", "create a thing", json_body={"n": 2},
+                                idempotent=False)
+        assert (first.status, second.status, second.json) == (200, 200, {"ok": True})
+        assert [json.loads(r["body"]) for r in server.requests] == [{"n": 1}, {"n": 2}]  # each sent once
+        assert server.connections == 2
+        assert sleeps == []
+        client.close()
+
+
+def test_headers_sent_and_answer_headers_case_insensitive():
+    with ScriptedServer([(200, {"X-Thing": "yes"}, {"ok": True})]) as server:
+        client = HttpClient()
+        resp = client.request("POST", server.url + "/p?q=1", "a call", form="a=b", bearer="the-bearer")
+        sent = server.requests[0]
+        assert (sent["method"], sent["path"], sent["body"]) == ("POST", "/p?q=1", b"a=b")
+        assert sent["headers"]["user-agent"] == _http.USER_AGENT and sent["headers"]["device-type"] == "21"
+        assert sent["headers"]["accept"] == "application/json"
+        assert sent["headers"]["authorization"] == "Bearer the-bearer"
+        assert sent["headers"]["content-type"] == "application/x-www-form-urlencoded; charset=utf-8"
+        assert resp.headers.get("x-thing") == "yes" and resp.headers.get("CONTENT-TYPE") == "application/json"
+
+
+# --- proxies -------------------------------------------------------------------------------
+
+def test_https_through_a_connect_proxy_with_credentials(tls_emulator, vectors, monkeypatch, assert_no_proxy_secret):
+    expected = "Basic " + base64.b64encode(b"proxy user:p@ss/word").decode()
+    with Proxy(require=expected) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy%%20user:p%%40ss%%2Fword@127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # the http proxy is not used for https
+        tls_emulator.reset()
+        client = connect(_options(tls_emulator, ca_path=tls_emulator.ca_file))
+        for _unused in range(3):
+            assert client.get_secret(_ascii(vectors)).value == "hunter2"
+        target = "127.0.0.1:%d" % _port(tls_emulator.info["server_url"])
+        assert proxy.tunnels == [target]  # one tunnel, kept alive, for the login and three reads
+        assert proxy.authorizations == [expected]
+        assert proxy.plain == []
+        assert tls_emulator.stats()["routes"] == {LOGIN: 1, GET_ONE: 3}
+
+        # wrong credentials: the proxy answers 407; the message names the proxy, never the password
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy%%20user:wr0ng-pa55@127.0.0.1:%d" % proxy.port)
+        with pytest.raises(SendRequestError) as info:
+            connect(_options(tls_emulator, ca_path=tls_emulator.ca_file, retries=0))
+    message = str(info.value)
+    assert "cannot connect to %s through the proxy 127.0.0.1:%d (HTTPS_PROXY)" % (target, proxy.port) in message
+    assert "407" in message
+    assert_no_proxy_secret(message, ["wr0ng-pa55", "proxy user", "proxy%20user"])
+
+
+def test_https_proxy_that_cannot_reach_the_server(monkeypatch, assert_no_proxy_secret, sleeps):
+    with Proxy() as proxy:
+        monkeypatch.setenv("https_proxy", "http://someone:hunter3@127.0.0.1:%d" % proxy.port)
+        client = HttpClient(retries=1)
+        with pytest.raises(SendRequestError) as info:
+            client.request("POST", "https://127.0.0.1:9/x", "create a thing", json_body={}, idempotent=False)
+    message = str(info.value)
+    assert message.startswith("create a thing: cannot connect to 127.0.0.1:9 through the proxy 127.0.0.1:%d "
+                              "(https_proxy)" % proxy.port), message
+    assert "502" in message
+    assert len(proxy.tunnels) == 2 and sleeps == [0.5]  # nothing was sent to the server: retried even for a POST
+    assert_no_proxy_secret(message, ["hunter3", "someone"])
+
+
+def test_http_through_a_proxy_sends_the_absolute_url(emulator, vectors, monkeypatch):
+    with Proxy(require="Basic " + base64.b64encode(b"u:pw").decode()) as proxy:
+        monkeypatch.setenv("http_proxy", "http://u:pw@127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # for https only
+        client = connect(_options(emulator))
+        assert client.get_secret(_ascii(vectors)).value == "hunter2"
+        base = emulator.info["server_url"]
+        assert proxy.plain == [("POST", base + "/identity/connect/token"),
+                               ("GET", base + "/api/secrets/" + _ascii(vectors))]
+        assert proxy.tunnels == []
+
+
+def test_all_proxy_is_the_fallback(emulator, vectors, monkeypatch):
+    with Proxy() as proxy:
+        monkeypatch.setenv("ALL_PROXY", "127.0.0.1:%d" % proxy.port)  # no scheme: an http proxy
+        assert connect(_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
+        assert len(proxy.plain) == 2
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost, 127.0.0.1", "*", "example.com 127.0.0.1:{port}"])
+def test_no_proxy_bypasses_the_proxy(emulator, vectors, monkeypatch, no_proxy):
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("NO_PROXY", no_proxy.format(port=_port(emulator.info["server_url"])))
+        assert connect(_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
+        assert proxy.plain == [] and proxy.tunnels == []
+
+
+def test_no_proxy_for_another_port_still_uses_the_proxy(emulator, vectors, monkeypatch):
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("no_proxy", "127.0.0.1:1,localhost")
+        assert connect(_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
+        assert len(proxy.plain) == 2
+
+
+@pytest.mark.parametrize("host, port, no_proxy, bypass", [
+    ("api.example.com", 443, "example.com", True),
+    ("api.example.com", 443, ".example.com", True),
+    ("api.example.com", 443, "*.example.com", True),
+    ("example.com", 443, ".example.com", True),
+    ("EXAMPLE.com", 443, "example.COM", True),
+    ("notexample.com", 443, "example.com", False),
+    ("api.example.com", 443, "example.com:8443", False),
+    ("api.example.com", 8443, "example.com:8443", True),
+    ("api.example.com", 443, "other.org,\texample.com", True),
+    ("10.1.2.3", 443, "10.1.2.3", True),
+    ("10.1.2.3", 443, "10.1.2.4", False),
+    ("10.1.2.3", 443, "10.0.0.0/8", True),
+    ("11.1.2.3", 443, "10.0.0.0/8", False),
+    ("::1", 443, "::1", True),
+    ("::1", 8080, "[::1]:8080", True),
+    ("::1", 443, "[::1]:8080", False),
+    ("anything", 443, "*", True),
+    ("anything", 443, "", False),
+])
+def test_no_proxy_matching(monkeypatch, host, port, no_proxy, bypass):
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    assert _http._bypass(host, port) is bypass
+
+
+def test_lower_case_variables_win_and_an_empty_one_disables(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://upper:3128")
+    monkeypatch.setenv("https_proxy", "http://lower:3128")
+    assert _http._proxy_for("https", "h.example", 443, "x").host == "lower"
+    monkeypatch.setenv("https_proxy", "")
+    assert _http._proxy_for("https", "h.example", 443, "x") is None
+    monkeypatch.delenv("https_proxy")
+    monkeypatch.setenv("REQUEST_METHOD", "GET")  # CGI: HTTP_PROXY may come from a request header
+    monkeypatch.setenv("HTTP_PROXY", "http://attacker:3128")
+    assert _http._proxy_for("http", "h.example", 80, "x") is None
+    assert _http._proxy_for("https", "h.example", 443, "x").host == "upper"
+
+
+@pytest.mark.parametrize("variable, value, scheme", [
+    ("HTTPS_PROXY", "socks5://user:s3cret-pw@127.0.0.1:1080", "socks5"),
+    ("https_proxy", "https://user:s3cret-pw@proxy.example:443", "https"),
+    ("ALL_PROXY", "socks5h://user:s3cret-pw@127.0.0.1:1080", "socks5h"),
+])
+def test_unsupported_proxy_scheme_is_a_clear_error(emulator, monkeypatch, assert_no_proxy_secret, variable, value,
+                                                   scheme):
+    monkeypatch.setenv(variable, value)
+    with Proxy() as never_used:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % never_used.port)
+        with pytest.raises(SendRequestError) as info:
+            HttpClient().request("GET", "https://127.0.0.1:9/x", "read a thing")
+    message = str(info.value)
+    assert message.startswith("read a thing: the proxy in %s is a %s:// proxy" % (variable, scheme)), message
+    assert "http:// proxy" in message and "NO_PROXY" in message
+    assert_no_proxy_secret(message, ["s3cret-pw", "user"])
+    assert never_used.plain == [] and never_used.tunnels == []
+
+
+# --- TLS: CA bundle variables ------------------------------------------------------------
+
+def test_requests_ca_bundle_and_curl_ca_bundle_are_honoured(tls_emulator, vectors, untrusted_ca, monkeypatch):
+    good = tls_emulator.ca_file
+
+    def works(**extra):
+        return connect(_options(tls_emulator, retries=0, **extra)).get_secret(_ascii(vectors)).value == "hunter2"
+
+    def refused(**extra):
+        with pytest.raises(SendRequestError, match="TLS verification failed for 127.0.0.1"):
+            connect(_options(tls_emulator, retries=0, **extra))
+        return True
+
+    assert refused()  # the system store does not know the emulator's CA
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", good)
+    assert works()
+    monkeypatch.setenv("CURL_CA_BUNDLE", untrusted_ca)
+    assert works()  # REQUESTS_CA_BUNDLE comes first
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert refused()  # then CURL_CA_BUNDLE
+    monkeypatch.setenv("CURL_CA_BUNDLE", good)
+    assert works()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", untrusted_ca)
+    assert refused()
+    assert works(ca_path=good)  # ca_path comes before both
+    assert works(validate_certs=False)  # and no verification ignores them
+
+
+def test_ssl_cert_file_is_honoured_by_the_ssl_module(tls_emulator, vectors, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", tls_emulator.ca_file)
+    assert connect(_options(tls_emulator)).get_secret(_ascii(vectors)).value == "hunter2"
+
+
+def test_a_missing_ca_bundle_is_a_clear_error(tls_emulator, tmp_path, monkeypatch, sleeps):
+    missing = str(tmp_path / "no-such-ca.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", missing)
+    with pytest.raises(SendRequestError) as info:
+        connect(_options(tls_emulator))
+    assert "cannot load the CA bundle %s (from REQUESTS_CA_BUNDLE)" % missing in str(info.value)
+    assert sleeps == []
+
+
+def test_tls_failures_are_not_retried(tls_emulator, untrusted_ca, sleeps):
+    tls_emulator.reset()
+    with pytest.raises(SendRequestError, match="TLS verification failed"):
+        connect(_options(tls_emulator, ca_path=untrusted_ca, retries=3))
+    assert sleeps == [] and tls_emulator.stats()["routes"] == {}
+
+
+# --- retries -------------------------------------------------------------------------------
+
+def test_retry_after_as_an_http_date(sleeps):
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    with ScriptedServer([(429, {"Retry-After": when}, {"message": "slow down"}), (200, {}, {"ok": True})]) as server:
+        resp = HttpClient(retries=1).request("POST", server.url + "/x", "a create", json_body={}, idempotent=False)
+    assert resp.status == 200 and len(server.requests) == 2
+    assert len(sleeps) == 1 and 25 <= sleeps[0] <= 31
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2", [2.0]), ("0.25", [0.25]), (" 3 ", [3.0]), ("100000", [120.0]), ("inf", [120.0]),
+    ("-5", []), ("0", []), ("Wed, 21 Oct 2015 07:28:00 GMT", []),  # now, or in the past: retry at once
+    ("nan", [0.5]), ("soon", [0.5]), ("", [0.5]),  # unreadable: the backoff
+])
+def test_retry_after_values(sleeps, value, expected):
+    with ScriptedServer([(429, {"Retry-After": value}, b""), (200, {}, {"ok": True})]) as server:
+        assert HttpClient(retries=1).request("GET", server.url + "/x", "a read").status == 200
+    assert sleeps == expected
+
+
+def test_5xx_retried_for_reads_with_backoff_not_for_creates(sleeps):
+    script = [(503, {"Content-Type": "text/html"}, b"<html>busy</html>")] * 4 + [(200, {}, {"ok": True})]
+    with ScriptedServer(script) as server:
+        assert HttpClient(retries=4).request("GET", server.url + "/x", "a read").status == 200
+        assert sleeps == [0.5, 1.0, 2.0, 4.0] and len(server.requests) == 5
+    del sleeps[:]
+    with ScriptedServer([(503, {}, {"message": "busy"})]) as server:
+        resp = HttpClient(retries=4).request("POST", server.url + "/x", "a create", json_body={}, idempotent=False)
+        assert resp.status == 503 and len(server.requests) == 1 and sleeps == []
+
+
+def test_backoff_is_capped(sleeps):
+    with ScriptedServer([(500, {}, {"message": "no"})]) as server:
+        resp = HttpClient(retries=6).request("GET", server.url + "/x", "a read")
+    assert resp.status == 500 and len(server.requests) == 7
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+
+
+def test_connection_refused_is_retried_even_for_a_create(sleeps):
+    port = free_port()
+    with pytest.raises(SendRequestError) as info:
+        HttpClient(retries=2).request("POST", "http://127.0.0.1:%d/x" % port, "a create", json_body={},
+                                      idempotent=False)
+    assert str(info.value).startswith("a create: cannot connect to 127.0.0.1:%d (" % port)
+    assert "may have been applied" not in str(info.value)  # nothing was sent
+    assert sleeps == [0.5, 1.0]
+
+
+def test_redirects_are_not_followed():
+    with ScriptedServer() as elsewhere:
+        with ScriptedServer([(302, {"Location": elsewhere.url + "/moved"}, b"")]) as server:
+            client = HttpClient()
+            resp = client.request("GET", server.url + "/x", "a read")
+            post = client.request("POST", server.url + "/x", "a create", json_body={}, idempotent=False)
+        assert (resp.status, post.status) == (302, 302)
+        assert resp.headers.get("location") == elsewhere.url + "/moved"
+        assert len(server.requests) == 2 and elsewhere.requests == []
+
+
+# --- imports -------------------------------------------------------------------------------
+
+def test_the_module_imports_only_the_standard_library():
+    """Importing _http loads no third-party library and no stdlib module beyond what http.client,
+    ssl, select, json and base64 load themselves."""
+    probe = ("import sys, __future__, http.client, ssl, select, json, base64, math; std = set(sys.modules); "
+             "import ansible_collections.bws.secrets.plugins.module_utils._http; "
+             "print(sorted(m for m in set(sys.modules) - std if not m.startswith('ansible_collections')))")
+    src = os.path.join(ROOT, ".tmp", "src")
+    out = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, %r); %s" % (src, probe)],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    assert out.strip() == "[]", out
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+@pytest.fixture()
+def assert_no_proxy_secret():
+    def check(message, needles):
+        for needle in needles:
+            assert needle not in message, "%r shows %r" % (message, needle)
+        assert "Basic " not in message and "Proxy-Authorization" not in message
+
+    return check
