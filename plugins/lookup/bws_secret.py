@@ -106,8 +106,12 @@ _raw:
   elements: raw
 """
 
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid
-from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase
+from ansible_collections.bws.secrets.plugins.plugin_utils._bytecode import use_bytecode_cache
+
+use_bytecode_cache()  # before importing the rest: see _bytecode.py
+
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid  # noqa: E402
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
 
 
 class LookupModule(BWSLookupBase):

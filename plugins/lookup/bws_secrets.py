@@ -89,8 +89,12 @@ _raw:
   elements: dict
 """
 
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import secrets_dict
-from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase
+from ansible_collections.bws.secrets.plugins.plugin_utils._bytecode import use_bytecode_cache
+
+use_bytecode_cache()  # before importing the rest: see _bytecode.py
+
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import secrets_dict  # noqa: E402
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
 
 
 class LookupModule(BWSLookupBase):
