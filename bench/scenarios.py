@@ -51,9 +51,12 @@ class Variant:
     warm: bool  # state file (and cache) present before the run
     cache: bool = True
     ttl: int = 0
+    preload: bool = False  # the bws.secrets.preload callback enabled
 
     def env(self):
         env = {"BWS_CACHE": "true" if self.cache else "false", "BWS_CACHE_TTL": str(self.ttl)}
+        if self.preload:
+            env["ANSIBLE_CALLBACKS_ENABLED"] = "bws.secrets.preload"
         if self.by == "name":
             env["BWS_PROJECT"] = BENCH_PROJECT
         return env
@@ -67,9 +70,12 @@ NAME_WARM = Variant("name, warm", "name", True)
 NAME_NOCACHE = Variant("name, warm, cache=false", "name", True, cache=False)
 NAME_TTL = Variant("name, warm, cache_ttl=60", "name", True, ttl=60)
 NAME_TTL_COLD = Variant("name, cold, cache_ttl=60", "name", False, ttl=60)
-ALL_VARIANTS = (ID_COLD, ID_WARM, ID_TTL, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, NAME_TTL_COLD)
-ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL)
-LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM)
+ID_WARM_PRELOAD = Variant("id, warm, preload", "id", True, preload=True)
+NAME_WARM_PRELOAD = Variant("name, warm, preload", "name", True, preload=True)
+ALL_VARIANTS = (ID_COLD, ID_WARM, ID_TTL, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, NAME_TTL_COLD,
+                ID_WARM_PRELOAD, NAME_WARM_PRELOAD)
+ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, ID_WARM_PRELOAD)
+LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM, ID_WARM_PRELOAD)
 BASELINE = "baseline (env)"
 HEADLINE = Shape(20, 5, 5)
 
@@ -99,13 +105,13 @@ def plan(quick, reps):
     short subset with ``quick``."""
     if quick:
         return [Group(Shape(1, 1, 5), 0, (ID_WARM, NAME_WARM), reps),
-                Group(HEADLINE, 0, (ID_COLD, ID_WARM, NAME_WARM, NAME_TTL), reps),
-                Group(HEADLINE, 20, (ID_WARM,), reps)]
+                Group(HEADLINE, 0, (ID_COLD, ID_WARM, NAME_WARM, NAME_TTL, ID_WARM_PRELOAD, NAME_WARM_PRELOAD), reps),
+                Group(HEADLINE, 20, (ID_WARM, ID_WARM_PRELOAD), reps)]
     shapes = (Shape(1, 1, 5), Shape(1, 10, 5), Shape(20, 1, 5), HEADLINE, Shape(50, 5, 10))
     groups = [Group(s, 0, ALL_VARIANTS, max(reps, 5)) if s == HEADLINE else Group(s, 0, ZERO_LATENCY_VARIANTS, reps)
               for s in shapes]
     groups += [Group(s, 20, LATENCY_VARIANTS, reps) for s in shapes]
-    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM), reps, tls=True))
+    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD), reps, tls=True))
     return groups
 
 

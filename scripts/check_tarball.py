@@ -45,6 +45,7 @@ REQUIRED = [
     "changelogs/changelog.yaml", "changelogs/config.yaml", "docs/guide.md", "docs/plugins/README.md",
     "tests/emulator/bws_emulator.py", "tests/emulator/control.py", "tests/emulator/README.md",
 ]
+PLUGIN_DIRS = ("lookup", "modules", "callback", "module_utils", "plugin_utils", "doc_fragments")  # all must ship
 MAX_BYTES = 1024 * 1024  # uncompressed; today well under half of it
 
 
@@ -64,7 +65,7 @@ def check_members(names, sizes):
         elif (name == "tests" or name.startswith("tests/")) and name != "tests" and not _matches(name, TESTS_ALLOWED):
             problems.append("test file or data users do not need: %s" % name)
     wanted = list(REQUIRED)
-    for sub in ("lookup", "modules", "module_utils", "plugin_utils", "doc_fragments"):
+    for sub in PLUGIN_DIRS:
         wanted += [str(p.relative_to(ROOT)) for p in sorted((ROOT / "plugins" / sub).glob("*.py"))]
     wanted += ["docs/plugins/%s" % p.name for p in sorted((ROOT / "docs" / "plugins").glob("*.md"))]
     wanted += ["docs/examples/%s" % p.name for p in sorted((ROOT / "docs" / "examples").glob("*.yml"))]

@@ -1,7 +1,9 @@
 """bws.secrets.bws_secret through real ansible-playbook runs of the installed collection."""
 
 import hashlib
+import json
 import os
+import pathlib
 import stat
 
 from conftest import TARGETS, assert_ok
@@ -86,3 +88,38 @@ def test_options_from_vars_and_ini(runner, expected, emulator):
                         env={"BWS_ACCESS_TOKEN": None, "BWS_SERVER_URL": None, "ANSIBLE_CONFIG": str(cfg)})
     assert_ok(result)
     assert emulator.stats()["routes"].get("POST /secrets/get-by-ids") == 1
+
+
+def test_modules_load_with_bytecode(runner, expected, collections_path, tmp_path):
+    """Ansible's collection loader compiles from source in every worker; ours keeps .pyc."""
+    out = tmp_path / "probe.json"
+    for attempt in range(2):  # the first worker may write the bytecode, the second must read it
+        assert_ok(runner.run(TARGET / "bytecode.yml", dict(expected, out=str(out)),
+                             env={"PYTHONDONTWRITEBYTECODE": None}))  # as on a user's machine
+        seen = json.loads(out.read_text())
+    for name in ("_api", "_auth", "_crypto", "_http", "_state", "_options", "_lookup_base"):
+        assert seen[name] == {"loader": "SourceFileLoader", "bytecode": True}, (name, seen)
+    assert "_bytecode" in seen  # the bootstrap itself comes through Ansible's loader
+    pycache = pathlib.Path(collections_path, "ansible_collections", "bws", "secrets", "plugins",
+                           "module_utils", "__pycache__")
+    assert any(p.name.startswith("_api.") and p.suffix == ".pyc" for p in pycache.iterdir())
+
+
+def test_preload_callback_hands_workers_the_loaded_lookup(runner, expected, emulator, tmp_path):
+    """With bws.secrets.preload enabled the forked workers inherit our modules; without, not."""
+    inventory = runner.hosts_inventory(3)
+    for enabled in (False, True):
+        out = tmp_path / ("enabled" if enabled else "disabled")
+        out.mkdir()
+        emulator.reset()
+        result = runner.run(TARGET / "preload.yml", dict(expected, out=str(out)), forks=3, inventory=inventory,
+                            env={"ANSIBLE_CALLBACKS_ENABLED": "bws.secrets.preload" if enabled else None})
+        assert_ok(result)
+        assert emulator.stats()["routes"].get("POST /secrets/get-by-ids") == 3  # still one request per host
+        seen = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
+        assert len(seen) == 3
+        for before in seen:
+            if enabled:
+                assert {"_api", "_auth", "_http", "_crypto", "_lookup_base", "_options"} <= set(before), before
+            else:
+                assert before == {}, before

@@ -87,4 +87,15 @@ def test_targets_pass_and_miss():
     assert [t for t, _unused, v in missed if v == "MISS"] == [
         "One API request per host-lookup, whatever the number of secrets (ids; names with the cache)",
         "0 logins warm",
-        "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (every variant)"]
+        "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (every variant, default settings)"]
+
+
+def test_preload_rows_are_judged_apart():
+    """A run with the preload callback neither hides nor takes the blame for the default's numbers."""
+    group = _group(cpu_over_ms=90.0)
+    group["rows"].append(dict(group["rows"][1], subject="id, warm, preload", preload=True, cpu_over_ms=10.0))
+    verdicts = dict((target, verdict) for target, _unused, verdict in report.targets({"groups": [group]}))
+    assert verdicts["CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, every variant, "
+                    "default settings)"] == "MISS"
+    assert verdicts["CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, with the "
+                    "`bws.secrets.preload` callback)"] == "PASS"

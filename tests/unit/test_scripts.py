@@ -17,7 +17,7 @@ import stages  # noqa: E402  pylint: disable=wrong-import-position
 
 def _shipped():
     names = list(check_tarball.REQUIRED)
-    for sub in ("lookup", "modules", "module_utils", "plugin_utils", "doc_fragments"):
+    for sub in check_tarball.PLUGIN_DIRS:
         names += [str(p.relative_to(ROOT)) for p in (ROOT / "plugins" / sub).glob("*.py")]
     names += ["docs/plugins/%s" % p.name for p in (ROOT / "docs" / "plugins").glob("*.md")]
     names += ["docs/examples/%s" % p.name for p in (ROOT / "docs" / "examples").glob("*.yml")]
