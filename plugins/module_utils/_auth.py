@@ -15,6 +15,7 @@ __metaclass__ = type
 import base64
 import binascii
 import json
+import re
 import time
 
 from ._crypto import SymmetricCryptoKey, decrypt_text
@@ -26,6 +27,7 @@ from ._state import StateFile
 from ._token import ClientToken, IdentityRequest
 
 RENEW_BEFORE_EXPIRY = 60  # seconds
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")  # header.claims.signature, base64url
 LOGIN_PATH = "/connect/token"
 
 
@@ -36,9 +38,9 @@ def jwt_claims(token):
     ``exp``/``iat`` (when to renew) and ``organization`` are read, so base64url and JSON do;
     PyJWT would cost every forked worker ~30 ms of imports (docs/performance.md).
     """
-    parts = token.split(".") if isinstance(token, str) else ()
-    if len(parts) != 3:
+    if not isinstance(token, str) or not _JWT.match(token):  # also keeps it a safe HTTP header value
         raise InvalidIdentityResponseError("the identity server returned an access token that is not a JWT")
+    parts = token.split(".")
     try:
         header, claims = (json.loads(_b64url(part)) for part in parts[:2])
     except (ValueError, TypeError, RecursionError):

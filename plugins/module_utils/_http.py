@@ -214,6 +214,9 @@ class HttpClient:
         headers = dict(self._headers)
         data = None
         if bearer:
+            if not _header_safe(bearer):  # http.client would quote the value in its error
+                raise SendRequestError("%s: the bearer token is not a valid HTTP header value (not shown); "
+                                       "log in again (delete the state file)" % what)
             headers["Authorization"] = "Bearer " + bearer
         if form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
@@ -323,6 +326,11 @@ class HttpClient:
                 pass
             self._context = context
         return self._context
+
+
+def _header_safe(value):
+    """True for a header value http.client sends as it is: printable ASCII, no CR, LF or NUL."""
+    return value.isascii() and value.isprintable()
 
 
 def _dropped(sock):

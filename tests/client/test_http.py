@@ -120,6 +120,18 @@ def test_headers_sent_and_answer_headers_case_insensitive():
         assert resp.headers.get("x-thing") == "yes" and resp.headers.get("CONTENT-TYPE") == "application/json"
 
 
+@pytest.mark.parametrize("bearer", ["abc.def\r\nX-Injected: 1", "abc def\n", "abc\x00def", "abc-\u00e9"])
+def test_a_bearer_that_is_no_header_value_is_refused_unsent_and_unshown(bearer):
+    """http.client would quote such a value in its error message: the token must not reach one."""
+    with ScriptedServer([(200, {}, {"ok": True})]) as server:
+        with pytest.raises(SendRequestError) as caught:
+            HttpClient().request("GET", server.url + "/p", "a call", bearer=bearer)
+        assert server.requests == []
+    message = str(caught.value)
+    assert "not a valid HTTP header value" in message
+    assert "abc" not in message and "Injected" not in message
+
+
 # --- proxies -------------------------------------------------------------------------------
 
 def test_https_through_a_connect_proxy_with_credentials(tls_emulator, vectors, monkeypatch, assert_no_proxy_secret):
