@@ -47,19 +47,7 @@ options:
     default: present
 extends_documentation_fragment:
   - bws.secrets.connection
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: No write request is sent in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
-  action_group:
-    description: Use C(group/bws.secrets.bws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - bws.secrets.bws
+  - bws.secrets.attributes
 notes:
   - The access token is read from E(BWS_ACCESS_TOKEN) on the host that runs the module when
     O(access_token) is not set.

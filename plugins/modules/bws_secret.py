@@ -74,20 +74,10 @@ options:
     default: always
 extends_documentation_fragment:
   - bws.secrets.connection
+  - bws.secrets.attributes
 attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: No write request is sent in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
     details: The diff shows key, note and project, and for the value only whether it changes.
-  action_group:
-    description: Use C(group/bws.secrets.bws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - bws.secrets.bws
 notes:
   - The access token is read from E(BWS_ACCESS_TOKEN) on the host that runs the module when
     O(access_token) is not set; O(server_url), O(api_url), O(identity_url), O(state_dir) and

@@ -42,19 +42,7 @@ options:
     type: str
 extends_documentation_fragment:
   - bws.secrets.connection
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details: The module only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
-  action_group:
-    description: Use C(group/bws.secrets.bws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - bws.secrets.bws
+  - bws.secrets.attributes.info_module
 notes:
   - The result holds the decrypted values. Use C(no_log=true) on the task, or they can end up in
     the output of C(-v) runs, callback plugins and AWX job logs.

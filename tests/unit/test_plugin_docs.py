@@ -8,6 +8,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLUGINS = sorted((ROOT / "plugins" / "lookup").glob("*.py")) + sorted((ROOT / "plugins" / "modules").glob("*.py"))
+CALLBACKS = sorted((ROOT / "plugins" / "callback").glob("*.py"))
 FRAGMENTS = sorted((ROOT / "plugins" / "doc_fragments").glob("*.py"))
 
 
@@ -31,7 +32,15 @@ def test_plugin_docs_parse(path):
     assert isinstance(yaml.safe_load(docs["RETURN"]), dict)
 
 
+@pytest.mark.parametrize("path", CALLBACKS, ids=lambda p: p.stem)
+def test_callback_docs_parse(path):
+    doc = yaml.safe_load(_strings(path)["DOCUMENTATION"])
+    assert doc["name"] == path.stem and doc["type"] in ("aggregate", "notification", "stdout")
+    assert doc["short_description"] and doc["description"]
+
+
 @pytest.mark.parametrize("path", FRAGMENTS, ids=lambda p: p.stem)
 def test_fragments_parse(path):
     for name, text in _strings(path).items():
-        assert isinstance(yaml.safe_load(text)["options"], dict), name
+        part = yaml.safe_load(text)
+        assert isinstance(part.get("options", part.get("attributes")), dict), name
