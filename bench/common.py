@@ -22,6 +22,7 @@ BENCH = ROOT / "bench"
 PLAYBOOKS = BENCH / "playbooks"
 WORK = ROOT / ".tmp" / "bench"
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
+sys.path.insert(0, str(ROOT / "scripts"))  # collection.py: install, playbook_env
 
 BENCH_PROJECT = "Bench"
 FILLER_PROJECT = "Filler"

@@ -9,7 +9,6 @@ assert compares what the lookup returned with the seeded values).
 """
 
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -18,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 
 from common import (BENCH_PROJECT, PLAYBOOKS, BenchError, Measure, env_name, log, median)
+
+import collection  # noqa: E402  (scripts/, put on sys.path by common)
 
 LOGIN = "POST /connect/token"
 SHORT_ROUTES = {
@@ -146,25 +147,9 @@ class Runner:
         self.token = emulator.info["tokens"]["bench"]
 
     def base_env(self, extra=None):
-        env = dict(os.environ)
-        env.pop("ANSIBLE_CONFIG", None)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's plugin files get their .pyc, as usual
-        for name in [n for n in env if n.startswith("BWS_")]:
-            del env[name]
-        env.update({
-            "ANSIBLE_COLLECTIONS_PATH": self.collections,
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            "ANSIBLE_LOCAL_TEMP": str(self.workdir / "ansible-tmp"),
-            "ANSIBLE_HOME": str(self.workdir / "ansible-home"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "ANSIBLE_HOST_KEY_CHECKING": "0",
-            "BWS_ACCESS_TOKEN": self.token,
-            "BWS_SERVER_URL": self.emu.info["server_url"],
-            "PATH": "%s:%s" % (pathlib.Path(sys.executable).parent, os.environ.get("PATH", "")),
-        })
+        env = collection.playbook_env(self.collections, self.workdir, BWS_ACCESS_TOKEN=self.token,
+                                      BWS_SERVER_URL=self.emu.info["server_url"],
+                                      PYTHONDONTWRITEBYTECODE=None)  # plugin files get their .pyc, as usual
         if self.emu.ca_file:
             env["BWS_CA_PATH"] = self.emu.ca_file
         for index, row in enumerate(self.world.bench, 1):

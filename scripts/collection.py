@@ -53,6 +53,34 @@ def install(dest=INSTALLED):
     return str(dest)
 
 
+def playbook_env(collections, workdir, **extra):
+    """The environment of an ``ansible-playbook`` run of the collection installed under
+    ``collections``, isolated from the user's Ansible setup: no ansible.cfg, no BWS_* variable
+    of the caller, scratch directories in ``workdir``, no color, this Python's bin first on
+    PATH. ``extra`` sets variables (a value of None removes one)."""
+    workdir = pathlib.Path(workdir)
+    env = dict((name, value) for name, value in os.environ.items() if not name.startswith("BWS_"))
+    env.pop("ANSIBLE_CONFIG", None)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(collections),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-tmp"),
+        "ANSIBLE_HOME": str(workdir / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "0",
+        "PATH": "%s%s%s" % (pathlib.Path(sys.executable).parent, os.pathsep, os.environ.get("PATH", "")),
+    })
+    for name, value in extra.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 if __name__ == "__main__":
     ACTION = sys.argv[1] if len(sys.argv) > 1 else "install"
     print(build() if ACTION == "build" else install())

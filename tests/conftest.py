@@ -27,6 +27,8 @@ def _source_collection_path():
 sys.path.insert(0, _source_collection_path())
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 
+from control import Emulator  # noqa: E402  (tests/emulator, just put on sys.path)
+
 
 @pytest.fixture(scope="session")
 def vectors():
@@ -42,23 +44,15 @@ def vectors_seed():
 @pytest.fixture(scope="session")
 def emulator(vectors_seed):
     """One emulator (HTTP, vectors world) for the session; tests reset counters themselves."""
-    from control import Emulator
-
-    emu = Emulator(seed=vectors_seed)
-    emu.start()
-    yield emu
-    emu.stop()
+    with Emulator(seed=vectors_seed) as emu:
+        yield emu
 
 
 @pytest.fixture()
 def fresh_emulator(vectors_seed):
     """An emulator of the test's own, for tests that change server state or inject faults."""
-    from control import Emulator
-
-    emu = Emulator(seed=vectors_seed)
-    emu.start()
-    yield emu
-    emu.stop()
+    with Emulator(seed=vectors_seed) as emu:
+        yield emu
 
 
 @pytest.fixture()

@@ -1,7 +1,6 @@
 """Integration harness: the built and installed collection, real ansible-playbook runs."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -12,12 +11,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TARGETS = ROOT / "tests" / "integration" / "targets"
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import collection  # noqa: E402  (scripts/: build, install, playbook_env)
+
 
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory):
     """Build the tarball and install it with ansible-galaxy into a fresh collections path."""
-    import collection
-
     return collection.install(tmp_path_factory.mktemp("collections"))
 
 
@@ -35,28 +34,10 @@ class Runner:
 
     def env(self, **extra):
         info = self.emulator.info
-        env = dict(os.environ)
-        env.update({
-            "ANSIBLE_COLLECTIONS_PATH": self.collections,
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            "ANSIBLE_LOCAL_TEMP": str(self.workdir / "ansible-tmp"),
-            "ANSIBLE_HOME": str(self.workdir / "ansible-home"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "BWS_ACCESS_TOKEN": info["tokens"]["ci"],
-            "BWS_SERVER_URL": info["server_url"],
-            "BWS_STATE_DIR": self.state_dir,
-            "PATH": "%s:%s" % (pathlib.Path(sys.executable).parent, env.get("PATH", "")),
-        })
-        env.pop("ANSIBLE_CONFIG", None)
-        for key, value in extra.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
+        settings = {"BWS_ACCESS_TOKEN": info["tokens"]["ci"], "BWS_SERVER_URL": info["server_url"],
+                    "BWS_STATE_DIR": self.state_dir}
+        settings.update(extra)
+        return collection.playbook_env(self.collections, self.workdir, **settings)
 
     def hosts_inventory(self, count):
         """An inventory of ``count`` local hosts (h001...), for plays over many hosts."""

@@ -12,10 +12,8 @@ def emulator(vectors_seed):
     """This module's own emulator."""
     from control import Emulator
 
-    emu = Emulator(seed=vectors_seed)
-    emu.start()
-    yield emu
-    emu.cleanup()
+    with Emulator(seed=vectors_seed) as emu:
+        yield emu
 
 
 def test_lists_visible_projects_one_request_per_call(runner, expected, emulator, vectors):

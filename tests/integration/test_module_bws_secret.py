@@ -23,10 +23,8 @@ def emulator(vectors_seed):
     """This module's own emulator: the tests here write."""
     from control import Emulator
 
-    emu = Emulator(seed=vectors_seed)
-    emu.start()
-    yield emu
-    emu.cleanup()
+    with Emulator(seed=vectors_seed) as emu:
+        yield emu
 
 
 @pytest.fixture()

@@ -13,10 +13,8 @@ def emulator(vectors_seed):
     """This module's own emulator (read-only tests, but kept apart from the writers)."""
     from control import Emulator
 
-    emu = Emulator(seed=vectors_seed)
-    emu.start()
-    yield emu
-    emu.cleanup()
+    with Emulator(seed=vectors_seed) as emu:
+        yield emu
 
 
 def test_reads_by_ids_keys_and_project(runner, expected, emulator):

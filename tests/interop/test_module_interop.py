@@ -8,7 +8,6 @@
 """
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -125,13 +124,11 @@ def playbook(collections_path, emulator, tmp_path, text, extravars):
     (tmp_path / "extravars.json").write_text(json.dumps(extravars))
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_HOME=str(tmp_path / "ansible-home"),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
-               BWS_ACCESS_TOKEN=emulator.info["tokens"]["ci"], BWS_SERVER_URL=emulator.info["server_url"],
-               BWS_CA_PATH=emulator.info["ca_file"], BWS_STATE_DIR=str(tmp_path / "state"),
-               PATH="%s:%s" % (bindir, os.environ.get("PATH", "")))
-    env.pop("ANSIBLE_CONFIG", None)
+    import collection
+
+    env = collection.playbook_env(collections_path, tmp_path, BWS_ACCESS_TOKEN=emulator.info["tokens"]["ci"],
+                                  BWS_SERVER_URL=emulator.info["server_url"], BWS_CA_PATH=emulator.info["ca_file"],
+                                  BWS_STATE_DIR=str(tmp_path / "state"))
     result = subprocess.run([str(bindir / "ansible-playbook"), "-i", str(inventory), str(book),
                              "-e", "@%s" % (tmp_path / "extravars.json")],
                             env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
