@@ -30,7 +30,9 @@ def test_create_update_move_delete(client, emu):
     created = client.create_secret("  NEW_KEY  ", "v1 ✓\nline", "  a note ", PROD)
     assert (created.key, created.value, created.note, created.project_id) == ("NEW_KEY", "v1 ✓\nline", "a note", PROD)
     stored = next(s for s in emu.admin("GET", "/_admin/secrets?ciphertext=1")["secrets"] if s["id"] == created.id)
-    assert "v1" not in str(stored)  # the server only ever saw ciphertext
+    seen = str(stored)
+    # the server only ever saw ciphertext (a space and a non-ASCII mark: no base64 text holds them)
+    assert "v1 \u2713" not in seen and "a note" not in seen and "NEW_KEY" not in seen
 
     updated = client.update_secret(created.id, "NEW_KEY", "v2", "", [PROD])
     assert (updated.value, updated.note, updated.revision_date >= created.revision_date) == ("v2", "", True)
