@@ -16,7 +16,7 @@ author:
 description:
   - Ansible evaluates a lookup in a worker process it forks for each host and task, and that
     worker imports the lookup and parses its documentation afresh. For C(bws.secrets) this is
-    most of what a lookup costs (about 20-30 ms of CPU per host on a small machine, see the
+    most of what a lookup costs (25-50 ms of CPU per host on a 2-core machine, see the
     collection's C(docs/performance.md)).
   - When a play starts, this callback loads P(bws.secrets.bws_secret#lookup) and
     P(bws.secrets.bws_secrets#lookup) once in the controller process, so every forked worker
