@@ -42,9 +42,11 @@ interop: venv
 sanity: venv
 	$(PYTHON) scripts/stages.py --only sanity
 
-# regenerate docs/plugins/ after changing a plugin's DOCUMENTATION, EXAMPLES or RETURN
+# regenerate docs/plugins/ after changing a plugin's DOCUMENTATION, EXAMPLES or RETURN, and the
+# lookups' ready-made option definitions (plugins/plugin_utils/_option_defs.py)
 docs: tools
 	$(TOOLS) scripts/plugin_docs.py generate
+	$(TOOLS) scripts/option_defs.py generate
 
 # fold new or edited changelogs/fragments/ into the current release and CHANGELOG.rst
 changelog: tools

@@ -15,9 +15,8 @@ author:
   - bws.secrets contributors (@bws-secrets)
 description:
   - Ansible evaluates a lookup in a worker process it forks for each host and task, and that
-    worker imports the lookup and parses its documentation afresh. For C(bws.secrets) this is
-    most of what a lookup costs (25-50 ms of CPU per host on a 2-core machine, see the
-    collection's C(docs/performance.md)).
+    worker imports the lookup, and the HTTP and TLS modules it needs, afresh. For C(bws.secrets)
+    this is most of what a lookup costs per host (see the collection's C(docs/performance.md)).
   - When a play starts, this callback loads P(bws.secrets.bws_secret#lookup) and
     P(bws.secrets.bws_secrets#lookup) once in the controller process, so every forked worker
     inherits them already imported and configured.

@@ -110,6 +110,10 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._bytecode import use_b
 
 use_bytecode_cache()  # before importing the rest: see _bytecode.py
 
+from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import register_option_definitions  # noqa: E402
+
+register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
+
 from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid  # noqa: E402
 from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
 
