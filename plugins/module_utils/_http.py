@@ -11,7 +11,9 @@ Retries are one mechanism, ``RetryPolicy``, in one place:
 * 5xx (500, 502, 503, 504), read errors, timeouts after sending and resets are retried only
   for idempotent calls, so a create is never sent twice;
 * failures to connect (nothing was sent: DNS, refused, connect timeout) are retried for
-  every call; a failed TLS handshake is not retried (a wrong CA will not fix itself).
+  every call; a failed TLS handshake is not retried (a wrong CA will not fix itself), except
+  once with the whole system CA store when its hashed directory alone could not vouch
+  (``_tls_context``).
 At most ``retries`` retries in all, ``BACKOFF_FACTOR * 2 ** (n - 1)`` seconds before the n-th
 (capped at ``MAX_BACKOFF``) unless a Retry-After says otherwise. Redirects are never followed.
 """
@@ -25,6 +27,7 @@ import http.client
 import json
 import math
 import os
+import re
 import select
 import socket
 import ssl
@@ -44,6 +47,8 @@ _TRANSIENT = frozenset((500, 502, 503, 504))
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # CA bundles named by the environment when ca_path is unset (the requests library honoured them)
 _CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+# A certificate in a hashed CA directory (c_rehash, update-ca-certificates): <subject hash>.<n>
+_HASHED_CA_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+\Z")
 
 # The one way this module waits: tests replace it (``_http._sleep = recorder``) to see the waits.
 _sleep = time.sleep
@@ -198,6 +203,7 @@ class HttpClient:
         self._connections = {}
         self._pid = os.getpid()
         self._context = None
+        self._lazy_store = None  # True while trusting the system CA directory alone: see _tls_context
 
     def close(self):
         connections, self._connections = self._connections, {}
@@ -253,6 +259,9 @@ class HttpClient:
                 conn.connect()
             except (socket.timeout, ssl.SSLError, OSError, http.client.HTTPException, ValueError) as exc:
                 self._discard(key)
+                if isinstance(exc, ssl.SSLCertVerificationError) and self._lazy_store:
+                    self._lazy_store, self._context = False, None  # nothing was sent: again, with the whole store
+                    return self._send(target, method, headers, data, what)
                 stage = _TLS if isinstance(exc, ssl.SSLError) and not isinstance(exc, socket.timeout) else _CONNECT
                 raise _Failure(stage, exc) from None
         path = target.path
@@ -300,7 +309,16 @@ class HttpClient:
             conn.close()
 
     def _tls_context(self, what):
-        """The client's one SSLContext, made on the first https connection."""
+        """The client's one SSLContext, made on the first https connection.
+
+        With no CA bundle configured, the system store is trusted. Loading all of it, as
+        ``ssl.create_default_context()`` does, parses every certificate of the system bundle
+        (about 25 ms of CPU with OpenSSL 3, paid in every forked worker), so when the system
+        CA directory is hashed the context first trusts that directory alone, where OpenSSL
+        reads only the certificates a handshake needs. Should it not vouch for the server,
+        ``_send`` drops that context before anything is sent and tries once more with the
+        whole store: what is trusted is exactly what the default context trusts.
+        """
         if self._context is None:
             if not self.validate_certs:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -311,6 +329,11 @@ class HttpClient:
                 if not bundle:
                     source, bundle = next(((name, os.environ[name]) for name in _CA_BUNDLE_VARIABLES
                                            if os.environ.get(name)), (None, None))
+                if not bundle and self._lazy_store is not False:
+                    system_dir = ssl.get_default_verify_paths().capath
+                    self._lazy_store = bool(system_dir) and _hashed_ca_dir(system_dir)
+                    if self._lazy_store:
+                        source, bundle = "the system store", system_dir
                 try:
                     if bundle and os.path.isdir(bundle):
                         context = ssl.create_default_context(capath=bundle)
@@ -326,6 +349,15 @@ class HttpClient:
                 pass
             self._context = context
         return self._context
+
+
+def _hashed_ca_dir(path):
+    """True when ``path`` is a directory holding certificates under their subject hash."""
+    try:
+        with os.scandir(path) as entries:
+            return any(_HASHED_CA_NAME.match(entry.name) for entry in entries)
+    except OSError:
+        return False
 
 
 def _header_safe(value):

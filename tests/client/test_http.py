@@ -299,6 +299,70 @@ def test_ssl_cert_file_is_honoured_by_the_ssl_module(tls_emulator, vectors, monk
     assert connect(_options(tls_emulator)).get_secret(_ascii(vectors)).value == "hunter2"
 
 
+def _hashed_ca_dir(directory, *pem_files):
+    """A CA directory as update-ca-certificates writes it: each certificate under <subject hash>.0."""
+    directory.mkdir()
+    for pem in pem_files:
+        digest = subprocess.run(["openssl", "x509", "-subject_hash", "-noout", "-in", pem], check=True,
+                                stdout=subprocess.PIPE, text=True).stdout.strip()
+        (directory / ("%s.0" % digest)).write_bytes(open(pem, "rb").read())
+    return str(directory)
+
+
+@pytest.fixture()
+def contexts(monkeypatch):
+    """The CA sources of every SSLContext the client makes, in order."""
+    made = []
+    real = _http.ssl.create_default_context
+
+    def recording(**kwargs):
+        made.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(_http.ssl, "create_default_context", recording)
+    return made
+
+
+def _read_once(emu, vectors):
+    client = HttpClient(retries=0)
+    emu.reset()
+    answer = client.request("GET", emu.info["api_url"] + "/secrets/" + _ascii(vectors), "a read")
+    assert answer.status == 401 and emu.stats()["routes"] == {GET_ONE: 1}  # sent once, answered
+    return client
+
+
+def test_the_system_store_is_read_from_its_hashed_directory_as_needed(tls_emulator, vectors, untrusted_ca,
+                                                                     tmp_path, monkeypatch, contexts):
+    system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca, tls_emulator.ca_file)
+    monkeypatch.setenv("SSL_CERT_DIR", system_dir)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-bundle.pem"))
+    client = _read_once(tls_emulator, vectors)
+    assert contexts == [{"capath": system_dir}]
+    assert client._context.cert_store_stats()["x509_ca"] == 1  # the one CA the handshake needed, not both
+
+
+def test_a_hashed_directory_that_does_not_vouch_means_the_whole_store_then(tls_emulator, vectors, untrusted_ca,
+                                                                          tmp_path, monkeypatch, contexts):
+    system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca)  # the emulator's CA is in the bundle only
+    monkeypatch.setenv("SSL_CERT_DIR", system_dir)
+    monkeypatch.setenv("SSL_CERT_FILE", tls_emulator.ca_file)
+    client = _read_once(tls_emulator, vectors)
+    assert contexts == [{"capath": system_dir}, {"cafile": None}]  # the second: ssl's default, bundle and dir
+    client.close()
+    assert client.request("GET", tls_emulator.info["api_url"] + "/secrets/" + _ascii(vectors), "a read").status == 401
+    assert len(contexts) == 2  # a new connection: the whole store again, no second try with the directory
+
+
+def test_a_directory_without_hashes_is_never_trusted_alone(tls_emulator, vectors, tmp_path, monkeypatch, contexts):
+    plain = tmp_path / "certs"
+    plain.mkdir()
+    (plain / "emulator-ca.pem").write_bytes(open(tls_emulator.ca_file, "rb").read())
+    monkeypatch.setenv("SSL_CERT_DIR", str(plain))
+    monkeypatch.setenv("SSL_CERT_FILE", tls_emulator.ca_file)
+    _read_once(tls_emulator, vectors)
+    assert contexts == [{"cafile": None}]
+
+
 def test_a_missing_ca_bundle_is_a_clear_error(tls_emulator, tmp_path, monkeypatch, sleeps):
     missing = str(tmp_path / "no-such-ca.pem")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", missing)
