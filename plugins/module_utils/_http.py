@@ -311,7 +311,8 @@ class HttpClient:
     def _tls_context(self, what):
         """The client's one SSLContext, made on the first https connection.
 
-        With no CA bundle configured, the system store is trusted. Loading all of it, as
+        With no CA bundle configured (or a variable naming the system's own bundle, as some
+        images set REQUESTS_CA_BUNDLE), the system store is trusted. Loading all of it, as
         ``ssl.create_default_context()`` does, parses every certificate of the system bundle
         (about 25 ms of CPU with OpenSSL 3, paid in every forked worker), so when the system
         CA directory is hashed the context first trusts that directory alone, where OpenSSL
@@ -329,7 +330,7 @@ class HttpClient:
                 if not bundle:
                     source, bundle = next(((name, os.environ[name]) for name in _CA_BUNDLE_VARIABLES
                                            if os.environ.get(name)), (None, None))
-                if not bundle and self._lazy_store is not False:
+                if source != "ca_path" and self._lazy_store is not False and _system_store(bundle):
                     system_dir = ssl.get_default_verify_paths().capath
                     self._lazy_store = bool(system_dir) and _hashed_ca_dir(system_dir)
                     if self._lazy_store:
@@ -349,6 +350,15 @@ class HttpClient:
                 pass
             self._context = context
         return self._context
+
+
+def _system_store(bundle):
+    """True for no bundle, or a bundle that is the system's default CA file (SSL_CERT_FILE honoured)."""
+    if not bundle:
+        return True
+    paths = ssl.get_default_verify_paths()
+    system = [os.path.realpath(path) for path in (paths.cafile, paths.openssl_cafile) if path]
+    return os.path.realpath(bundle) in system
 
 
 def _hashed_ca_dir(path):

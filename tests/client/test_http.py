@@ -341,6 +341,30 @@ def test_the_system_store_is_read_from_its_hashed_directory_as_needed(tls_emulat
     assert client._context.cert_store_stats()["x509_ca"] == 1  # the one CA the handshake needed, not both
 
 
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_variable_naming_the_system_bundle_means_the_system_store(tls_emulator, vectors, untrusted_ca, tmp_path,
+                                                                    monkeypatch, contexts, variable):
+    system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca, tls_emulator.ca_file)
+    bundle = tmp_path / "system-bundle.pem"
+    bundle.write_bytes(open(untrusted_ca, "rb").read() + open(tls_emulator.ca_file, "rb").read())
+    link = tmp_path / "cert.pem"
+    link.symlink_to(bundle)  # named another way: still the same file
+    monkeypatch.setenv("SSL_CERT_DIR", system_dir)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setenv(variable, str(link))
+    client = _read_once(tls_emulator, vectors)
+    assert contexts == [{"capath": system_dir}] and client._context.cert_store_stats()["x509_ca"] == 1
+
+
+def test_a_variable_naming_another_bundle_means_that_bundle_alone(tls_emulator, vectors, untrusted_ca, tmp_path,
+                                                                 monkeypatch, contexts):
+    system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca, tls_emulator.ca_file)
+    monkeypatch.setenv("SSL_CERT_DIR", system_dir)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_emulator.ca_file)
+    _read_once(tls_emulator, vectors)
+    assert contexts == [{"cafile": tls_emulator.ca_file}]
+
+
 def test_a_hashed_directory_that_does_not_vouch_means_the_whole_store_then(tls_emulator, vectors, untrusted_ca,
                                                                           tmp_path, monkeypatch, contexts):
     system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca)  # the emulator's CA is in the bundle only
