@@ -53,6 +53,12 @@ class Variant:
     cache: bool = True
     ttl: int = 0
     preload: bool = False  # the bws.secrets.preload callback enabled
+    trust: str = "ca_path"  # over TLS: "ca_path" (BWS_CA_PATH), or the system store (see SYSTEM_STORES)
+
+    @property
+    def comparison(self):
+        """Measured for comparison only (not our settings but the machine's): no target applies."""
+        return self.trust == "whole bundle"
 
     def env(self):
         env = {"BWS_CACHE": "true" if self.cache else "false", "BWS_CACHE_TTL": str(self.ttl)}
@@ -73,6 +79,9 @@ NAME_TTL = Variant("name, warm, cache_ttl=60", "name", True, ttl=60)
 NAME_TTL_COLD = Variant("name, cold, cache_ttl=60", "name", False, ttl=60)
 ID_WARM_PRELOAD = Variant("id, warm, preload", "id", True, preload=True)
 NAME_WARM_PRELOAD = Variant("name, warm, preload", "name", True, preload=True)
+# Over TLS with no ca_path, as against the Bitwarden cloud: the system store trusts the server
+ID_WARM_SYSTEM = Variant("id, warm, system CA store", "id", True, trust="system")
+ID_WARM_BUNDLE = Variant("id, warm, system CA store without a hashed directory", "id", True, trust="whole bundle")
 ALL_VARIANTS = (ID_COLD, ID_WARM, ID_TTL, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, NAME_TTL_COLD,
                 ID_WARM_PRELOAD, NAME_WARM_PRELOAD)
 ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, ID_WARM_PRELOAD)
@@ -107,12 +116,14 @@ def plan(quick, reps):
     if quick:
         return [Group(Shape(1, 1, 5), 0, (ID_WARM, NAME_WARM), reps),
                 Group(HEADLINE, 0, (ID_COLD, ID_WARM, NAME_WARM, NAME_TTL, ID_WARM_PRELOAD, NAME_WARM_PRELOAD), reps),
-                Group(HEADLINE, 20, (ID_WARM, ID_WARM_PRELOAD), reps)]
+                Group(HEADLINE, 20, (ID_WARM, ID_WARM_PRELOAD), reps),
+                Group(HEADLINE, 0, (ID_WARM, ID_WARM_SYSTEM, ID_WARM_BUNDLE), reps, tls=True)]
     shapes = (Shape(1, 1, 5), Shape(1, 10, 5), Shape(20, 1, 5), HEADLINE, Shape(50, 5, 10))
     groups = [Group(s, 0, ALL_VARIANTS, max(reps, 5)) if s == HEADLINE else Group(s, 0, ZERO_LATENCY_VARIANTS, reps)
               for s in shapes]
     groups += [Group(s, 20, LATENCY_VARIANTS, reps) for s in shapes]
-    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD), reps, tls=True))
+    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_SYSTEM, ID_WARM_BUNDLE), reps,
+                        tls=True))
     return groups
 
 
@@ -155,7 +166,15 @@ class Runner:
         for index, row in enumerate(self.world.bench, 1):
             env[env_name(index)] = row.value
         env.update(extra or {})
-        return env
+        return dict((name, value) for name, value in env.items() if value is not None)
+
+    def trust_env(self, variant):
+        """The environment of a variant's TLS trust: BWS_CA_PATH, or a system store that knows the server."""
+        if not self.emu.ca_file or variant.trust == "ca_path":
+            return {}
+        bundle, hashed, plain = system_store(self.workdir / "system-store", self.emu.ca_file)
+        return {"BWS_CA_PATH": None, "REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None, "SSL_CERT_FILE": bundle,
+                "SSL_CERT_DIR": hashed if variant.trust == "system" else plain}
 
     def inventory(self, hosts):
         path = self.workdir / ("hosts-%d.ini" % hosts)
@@ -209,7 +228,7 @@ class Runner:
         else:
             state = self.state_dir(group, subject)
             self.prepare(state, subject)
-            env = self.base_env(dict(subject.env(), BWS_STATE_DIR=str(state)))
+            env = self.base_env(dict(subject.env(), BWS_STATE_DIR=str(state), **self.trust_env(subject)))
             proc, measured = self.run("bws.yml", group.shape, subject.by, env)
         validate_run(proc.returncode, proc.stdout, group.shape.hosts)
         routes = self.emu.stats()["routes"]
@@ -228,6 +247,36 @@ class Runner:
                         name, rep + 1, group.reps, result["wall"], result["cpu"], routes_text(result["routes"])))
         finally:
             self.emu.faults({})
+
+
+def system_store(directory, extra_ca):
+    """This machine's system CA store plus ``extra_ca``, for SSL_CERT_FILE and SSL_CERT_DIR:
+    (bundle, hashed directory, directory without hash names). The bundle is the system's
+    (every certificate, as OpenSSL's default file) with the emulator's CA appended; the hashed
+    directory links every hashed entry of the system's and adds the CA under its subject hash."""
+    import ssl
+
+    directory = pathlib.Path(directory)
+    bundle, hashed, plain = directory / "bundle.pem", directory / "certs", directory / "plain"
+    if bundle.exists():
+        return str(bundle), str(hashed), str(plain)
+    paths = ssl.get_default_verify_paths()
+    if not (paths.cafile and paths.capath):
+        raise BenchError("this machine has no system CA bundle and directory (%s) to measure" % (paths,))
+    for path in (hashed, plain):
+        path.mkdir(parents=True)
+    ca = pathlib.Path(extra_ca).read_bytes()
+    bundle.write_bytes(pathlib.Path(paths.cafile).read_bytes().rstrip(b"\n") + b"\n" + ca)
+    for entry in pathlib.Path(paths.capath).iterdir():
+        if re.match(r"[0-9a-f]{8}\.[0-9]+$", entry.name):
+            (hashed / entry.name).symlink_to(entry.resolve())
+    digest = subprocess.run(["openssl", "x509", "-subject_hash", "-noout", "-in", str(extra_ca)], check=True,
+                            stdout=subprocess.PIPE, text=True).stdout.strip()
+    index = 0
+    while (hashed / ("%s.%d" % (digest, index))).exists():
+        index += 1
+    (hashed / ("%s.%d" % (digest, index))).write_bytes(ca)
+    return str(bundle), str(hashed), str(plain)
 
 
 def routes_text(routes):
