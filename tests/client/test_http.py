@@ -331,8 +331,8 @@ def _read_once(emu, vectors):
     return client
 
 
-def test_the_system_store_is_read_from_its_hashed_directory_as_needed(tls_emulator, vectors, untrusted_ca,
-                                                                     tmp_path, monkeypatch, contexts):
+def test_the_system_store_is_read_from_its_hashed_directory_as_needed(
+        tls_emulator, vectors, untrusted_ca, tmp_path, monkeypatch, contexts):
     system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca, tls_emulator.ca_file)
     monkeypatch.setenv("SSL_CERT_DIR", system_dir)
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-bundle.pem"))
@@ -342,8 +342,8 @@ def test_the_system_store_is_read_from_its_hashed_directory_as_needed(tls_emulat
 
 
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
-def test_a_variable_naming_the_system_bundle_means_the_system_store(tls_emulator, vectors, untrusted_ca, tmp_path,
-                                                                    monkeypatch, contexts, variable):
+def test_a_variable_naming_the_system_bundle_means_the_system_store(
+        tls_emulator, vectors, untrusted_ca, tmp_path, monkeypatch, contexts, variable):
     system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca, tls_emulator.ca_file)
     bundle = tmp_path / "system-bundle.pem"
     bundle.write_bytes(open(untrusted_ca, "rb").read() + open(tls_emulator.ca_file, "rb").read())
@@ -356,8 +356,8 @@ def test_a_variable_naming_the_system_bundle_means_the_system_store(tls_emulator
     assert contexts == [{"capath": system_dir}] and client._context.cert_store_stats()["x509_ca"] == 1
 
 
-def test_a_variable_naming_another_bundle_means_that_bundle_alone(tls_emulator, vectors, untrusted_ca, tmp_path,
-                                                                 monkeypatch, contexts):
+def test_a_variable_naming_another_bundle_means_that_bundle_alone(
+        tls_emulator, vectors, untrusted_ca, tmp_path, monkeypatch, contexts):
     system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca, tls_emulator.ca_file)
     monkeypatch.setenv("SSL_CERT_DIR", system_dir)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_emulator.ca_file)
@@ -365,8 +365,8 @@ def test_a_variable_naming_another_bundle_means_that_bundle_alone(tls_emulator, 
     assert contexts == [{"cafile": tls_emulator.ca_file}]
 
 
-def test_a_hashed_directory_that_does_not_vouch_means_the_whole_store_then(tls_emulator, vectors, untrusted_ca,
-                                                                          tmp_path, monkeypatch, contexts):
+def test_a_hashed_directory_that_does_not_vouch_means_the_whole_store_then(
+        tls_emulator, vectors, untrusted_ca, tmp_path, monkeypatch, contexts):
     system_dir = _hashed_ca_dir(tmp_path / "certs", untrusted_ca)  # the emulator's CA is in the bundle only
     monkeypatch.setenv("SSL_CERT_DIR", system_dir)
     monkeypatch.setenv("SSL_CERT_FILE", tls_emulator.ca_file)
