@@ -321,7 +321,8 @@ def render(results):
                  m["python"], m["ansible_core"], results["args"]["source"], m["commit"] or "?",
                  " with uncommitted changes" if m["dirty"] else ""),
              "- Repetitions: %d per scenario%s, medians; subjects interleaved."
-             % (results["args"]["reps"], "" if results["args"]["quick"] else " (at least 5 for the headline scenario)"),
+             % (results["args"]["reps"], "" if results["args"]["quick"] else
+                " (at least 5 for the scenarios of 20 hosts or more, where CPU per host-lookup is judged)"),
              "- Load average (1, 5, 15 min) at the start: %s; other work on the machine inflates wall times "
              "(CPU times much less)." % ", ".join("%.1f" % x for x in m["load"]), ""]
     target_rows = targets(results)
