@@ -20,6 +20,20 @@ DIST = ROOT / ".tmp" / "dist"
 INSTALLED = ROOT / ".tmp" / "collections"
 
 
+def source_link():
+    """(base, link): ``base/ansible_collections/bws/secrets`` is a symlink to this tree, made if
+    missing, so that ``base`` on sys.path or ANSIBLE_COLLECTIONS_PATH imports the sources."""
+    base = ROOT / ".tmp" / "src"
+    link = base / "ansible_collections" / "bws" / "secrets"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(ROOT, target_is_directory=True)
+        except FileExistsError:
+            pass
+    return base, link
+
+
 def _tool(name):
     candidate = pathlib.Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name

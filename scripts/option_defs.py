@@ -12,6 +12,8 @@ import os
 import pathlib
 import sys
 
+import collection  # scripts/: the link to the sources
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = ROOT / "plugins" / "plugin_utils" / "_option_defs.py"
 LOOKUPS = tuple(sorted(p.stem for p in (ROOT / "plugins" / "lookup").glob("*.py")))
@@ -34,21 +36,9 @@ __metaclass__ = type
 '''
 
 
-def _collections_path():
-    base = ROOT / ".tmp" / "option-defs-src"
-    link = base / "ansible_collections" / "bws" / "secrets"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            link.symlink_to(ROOT, target_is_directory=True)
-        except FileExistsError:
-            pass
-    return str(base)
-
-
 def parse_with_ansible():
     """{lookup: definitions} as Ansible's plugin loader builds them from the documentation."""
-    os.environ["ANSIBLE_COLLECTIONS_PATH"] = _collections_path()
+    os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(collection.source_link()[0])
     os.environ["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "false"
     from ansible import constants as C
     from ansible.plugins.loader import init_plugin_loader, lookup_loader

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import collection  # scripts/: the link to the sources
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".tmp" / "stages"
 PYTEST = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra"]
@@ -41,19 +43,6 @@ class Stage:
         self.counts = {}
 
 
-def source_collections_path():
-    """ansible_collections/bws/secrets -> this tree (the same link tests/conftest.py makes)."""
-    base = ROOT / ".tmp" / "src"
-    link = base / "ansible_collections" / "bws" / "secrets"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            link.symlink_to(ROOT, target_is_directory=True)
-        except FileExistsError:
-            pass
-    return base, link
-
-
 def tool_bin():
     """A PATH entry holding only the shellcheck binary of .venv-tools (for ansible-test's shellcheck test)."""
     path = LOGS / "bin"
@@ -67,7 +56,7 @@ def tool_bin():
 def stages():
     here = sys.executable
     bootstrap = str(ROOT / "scripts" / "bootstrap.sh")
-    collections, source = source_collections_path()
+    collections, source = collection.source_link()
     path = os.environ.get("PATH", "")
     found = [
         Stage("venv-tools", [bootstrap, ".venv-tools", "3.11", "-r", "scripts/requirements/tools.txt"], setup=True),

@@ -11,20 +11,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 TMP = ROOT / ".tmp"
 
 
-def _source_collection_path():
-    """An ``ansible_collections/bws/secrets`` symlink to this tree, so imports use the source."""
-    base = TMP / "src"
-    link = base / "ansible_collections" / "bws" / "secrets"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            link.symlink_to(ROOT, target_is_directory=True)
-        except FileExistsError:
-            pass
-    return str(base)
+sys.path.insert(0, str(ROOT / "scripts"))
+import collection  # noqa: E402  (scripts/: the ansible_collections/bws/secrets link to this tree)
 
-
-sys.path.insert(0, _source_collection_path())
+sys.path.insert(0, str(collection.source_link()[0]))
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 
 from control import Emulator  # noqa: E402  (tests/emulator, just put on sys.path)
