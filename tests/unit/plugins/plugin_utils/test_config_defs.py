@@ -19,7 +19,9 @@ LOOKUP = "ansible_collections.bws.secrets.plugins.lookup."
 
 def _run(code, **env):
     source = pathlib.Path(_option_defs.__file__).parents[5]  # the ansible_collections/bws/secrets link's base
-    environ = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(source),
+    environ = dict((name, value) for name, value in os.environ.items()
+                   if not name.startswith("BWS_") and name != "ANSIBLE_CONFIG")
+    environ.update(ANSIBLE_COLLECTIONS_PATH=str(source),
                    ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", **env)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=environ, cwd=str(ROOT),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
@@ -32,7 +34,9 @@ def test_generated_definitions_are_what_this_ansible_core_builds_from_the_docs()
     assert out.returncode == 0, out.stdout
 
 
-def test_the_plugin_loader_takes_them_and_parses_no_documentation():
+def test_the_plugin_loader_takes_them_and_parses_no_documentation(tmp_path):
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[bws_secrets]\ntimeout = 7\nretries = 1\n")
     out = _run("""
         import json
         from ansible import constants as C
@@ -50,17 +54,17 @@ def test_the_plugin_loader_takes_them_and_parses_no_documentation():
         secret.set_options(var_options={"bws_project": "from vars"}, direct={"region": "eu"})
         print(json.dumps({
             "control": control, "ours": parsed[control:],
-            "options": [secret.get_option(n) for n in ("region", "field", "project", "timeout", "state_dir")],
+            "options": [secret.get_option(n) for n in ("region", "field", "project", "timeout", "retries", "state_dir")],
             "keys": sorted(C.config.get_configuration_definitions("lookup", "%sbws_secret")),
         }))
-    """ % LOOKUP, BWS_PROJECT="from env")
+    """ % LOOKUP, BWS_PROJECT="from env", BWS_RETRIES="2", ANSIBLE_CONFIG=str(config))
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.splitlines()[-1])
     assert result["control"] == 1  # the counting works
     assert result["ours"] == []  # neither lookup's documentation nor fragments were parsed
-    # the definitions work as Ansible's would: direct > vars > env > default, types applied
-    assert result["options"][:4] == ["eu", "value", "from vars", 30]
-    assert result["options"][4].endswith("/.config/bws/state") and not result["options"][4].startswith("~")
+    # the definitions work as Ansible's would: direct > vars > env > ini (ansible.cfg) > default, types applied
+    assert result["options"][:5] == ["eu", "value", "from vars", 7, 2]
+    assert result["options"][5].endswith("/.config/bws/state") and not result["options"][5].startswith("~")
     assert result["keys"] == sorted(_option_defs.DEFINITIONS["bws_secret"])
 
 
