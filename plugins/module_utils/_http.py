@@ -326,15 +326,7 @@ class HttpClient:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             else:
-                source, bundle = "ca_path", self.ca_path
-                if not bundle:
-                    source, bundle = next(((name, os.environ[name]) for name in _CA_BUNDLE_VARIABLES
-                                           if os.environ.get(name)), (None, None))
-                if source != "ca_path" and self._lazy_store is not False and _system_store(bundle):
-                    system_dir = ssl.get_default_verify_paths().capath
-                    self._lazy_store = bool(system_dir) and _hashed_ca_dir(system_dir)
-                    if self._lazy_store:
-                        source, bundle = "the system store", system_dir
+                source, bundle = self._trusted()
                 try:
                     if bundle and os.path.isdir(bundle):
                         context = ssl.create_default_context(capath=bundle)
@@ -350,6 +342,19 @@ class HttpClient:
                 pass
             self._context = context
         return self._context
+
+    def _trusted(self):
+        """(where it comes from, CA file or directory, or None for ssl's default store) to trust."""
+        if self.ca_path:
+            return "ca_path", self.ca_path
+        source, bundle = next(((name, os.environ[name]) for name in _CA_BUNDLE_VARIABLES if os.environ.get(name)),
+                              (None, None))
+        if self._lazy_store is not False and _system_store(bundle):
+            system_dir = ssl.get_default_verify_paths().capath
+            self._lazy_store = bool(system_dir) and _hashed_ca_dir(system_dir)
+            if self._lazy_store:
+                return "the system store", system_dir
+        return source, bundle
 
 
 def _system_store(bundle):
