@@ -117,6 +117,10 @@ class Auth:
     def _refresh(self, reject=None):
         if self._state is not None:
             try:
+                # The file is only ever replaced whole, so a valid one is used without queueing for
+                # the lock, which serializes logins: one process logs in, the others then read.
+                if self._adopt(self._state.load(), reject):
+                    return
                 with self._state.locked():
                     if self._adopt(self._state.load(), reject):
                         return

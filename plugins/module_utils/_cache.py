@@ -4,7 +4,7 @@
 """The sync cache shared by processes: what the sync endpoint returned, and when.
 
 ``<state_dir>/<access_token_id>.bws-secrets-cache`` holds, encrypted with the token key
-like the state file (0600, atomic, under the same directory lock), the secrets exactly as
+like the state file (0600, atomic, written under the same directory lock), the secrets exactly as
 the server sent them (ciphertext) plus the time of the sync. A lookup answers from it:
 * with no request while it is younger than ``ttl`` seconds (0: never);
 * after one ``sync?lastSyncedDate=`` that says nothing changed;
@@ -46,36 +46,56 @@ class SecretsCache:
         self.requests = 0
 
     def secrets(self):
-        """[Secret] with values; raises StateFileError if the cache cannot be used at all."""
+        """[Secret] with values; raises StateFileError if the cache cannot be used at all.
+
+        The file is only ever replaced whole (temp file and rename), so it is read without the
+        lock. With ``ttl`` 0 every process asks the sync endpoint anyway, so a present cache is
+        confirmed without the lock too: forks do not queue behind each other's request. The lock
+        is taken to write, to fill a missing cache once for all processes, and with a ``ttl`` to
+        confirm an expired cache once for all of them.
+        """
         ensure_dir(self.directory)
-        with dir_lock(self.directory, self.lock_timeout):
-            doc = self._load()
-            now = time.time()
-            if doc is not None and self.ttl > 0 and 0 <= now - doc["fetched_at"] < self.ttl:
-                return self._decoded(doc)
-            started = datetime.datetime.now(datetime.timezone.utc)
-            data = None
-            if doc is not None:
-                try:
-                    self.requests += 1
-                    changed, data = self.client.sync_raw(_parse_time(doc["synced_at"]))
-                except ApiError as exc:
-                    if exc.status != 400:  # 400: our clock is ahead of the server's; fetch all
-                        raise
-                    changed = True
-                if not changed:
-                    if self.ttl > 0:  # only the TTL needs to know when the cache was last confirmed
-                        doc.update(fetched_at=now, synced_at=started.isoformat())
-                        self._save(doc)
-                    return self._decoded(doc)  # else the old sync date stays valid: no rewrite
-            if data is None:
-                started = datetime.datetime.now(datetime.timezone.utc)
-                self.requests += 1
-                data = self.client.sync_raw(None)[1]
-            doc = {"version": CACHE_VERSION, "api_url": self.client.api_url, "org_id": self.client.org_id,
-                   "synced_at": started.isoformat(), "fetched_at": now, "secrets": data}
-            self._save(doc)
+        doc = self._load()
+        if doc is not None and self._fresh(doc):
             return self._decoded(doc)
+        if doc is None or self.ttl > 0:
+            with dir_lock(self.directory, self.lock_timeout):
+                doc = self._load()  # another process may have filled or confirmed it meanwhile
+                if doc is None or not self._fresh(doc):
+                    doc = self._synced(doc)
+        else:
+            doc = self._synced(doc)
+        return self._decoded(doc)
+
+    def _fresh(self, doc):
+        return self.ttl > 0 and 0 <= time.time() - doc["fetched_at"] < self.ttl
+
+    def _synced(self, doc):
+        """The cache confirmed or replaced by the sync endpoint (a full fetch when ``doc`` is None)."""
+        now = time.time()
+        started = datetime.datetime.now(datetime.timezone.utc)
+        data = None
+        if doc is not None:
+            try:
+                self.requests += 1
+                changed, data = self.client.sync_raw(_parse_time(doc["synced_at"]))
+            except ApiError as exc:
+                if exc.status != 400:  # 400: our clock is ahead of the server's; fetch all
+                    raise
+                changed = True
+            if not changed:
+                if self.ttl > 0:  # only the TTL needs to know when the cache was last confirmed
+                    doc.update(fetched_at=now, synced_at=started.isoformat())
+                    self._save(doc)
+                return doc  # else the old sync date stays valid: no rewrite
+        if data is None:
+            started = datetime.datetime.now(datetime.timezone.utc)
+            self.requests += 1
+            data = self.client.sync_raw(None)[1]
+        doc = {"version": CACHE_VERSION, "api_url": self.client.api_url, "org_id": self.client.org_id,
+               "synced_at": started.isoformat(), "fetched_at": now, "secrets": data}
+        self._save(doc)
+        return doc
 
     def _load(self):
         doc = load_encrypted_json(self.path, self.key, "the cache file")
@@ -91,7 +111,8 @@ class SecretsCache:
 
     def _save(self, doc):
         try:
-            save_encrypted_json(self.path, self.key, doc)
+            with dir_lock(self.directory, self.lock_timeout):  # re-entrant: often held already
+                save_encrypted_json(self.path, self.key, doc)
         except StateFileError:
             pass  # an unwritable cache only costs requests next time
 

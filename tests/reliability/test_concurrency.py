@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import decrypt_text, encrypt_text
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
@@ -305,3 +306,52 @@ def test_temp_file_of_a_writer_killed_mid_write_is_removed(emu, vectors, tmp_pat
         writer.wait()
     connect(options(emu, state_dir)).get_secrets([plain(vectors, "ascii")["id"]])  # a later run, same dir
     _final_listing_is_clean(state_dir, token, with_cache=False)
+
+
+_READER = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets
+
+options, secret_id, key = json.loads(sys.stdin.read()), sys.argv[2], sys.argv[3]  # the token: never in argv
+client = connect(options)
+by_id = client.get_secrets([secret_id])[0].value
+source = SecretsCache(client, cache_path(client.auth.state_file)).secrets()
+by_name = find_secrets(client, [key], source=source)[0].value
+print(json.dumps([by_id, by_name]))
+"""
+
+_LOCK_HOLDER = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(120)
+"""
+
+
+def test_reads_never_wait_for_the_lock(emu, vectors, tmp_path):
+    """The lock serializes logins and writes only: while another process holds it, a run with a
+    valid state file reads by id, and a warm cache (ttl 0) answers a key name after one sync.
+    (Before, each of them queued for the lock: forks waited on each other's sync request.)"""
+    state_dir = str(tmp_path / "state")
+    warm = connect(options(emu, state_dir))
+    SecretsCache(warm, cache_path(warm.auth.state_file)).secrets()
+    warm.http.close()
+    secret = plain(vectors, "ascii")
+    locked = str(tmp_path / "locked")
+    holder = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, state_dir, locked])
+    try:
+        assert wait_for(lambda: os.path.exists(locked), 30), "the lock holder never took the lock"
+        emu.reset()
+        out = subprocess.run([sys.executable, "-c", _READER, str(ROOT / ".tmp" / "src"), secret["id"], "DB_PASSWORD"],
+                             input=json.dumps(options(emu, state_dir)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, timeout=60, check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout) == [secret["plaintext"]["value"]] * 2
+    assert routes(emu) == {GET_BY_IDS: 1, SYNC: 1}  # no login, no full fetch
