@@ -91,12 +91,27 @@ def _literal(value, depth=0):
 
 
 def render(definitions):
-    return HEADER + "DEFINITIONS = " + _literal(definitions) + "\n"
+    """The module's text: options that every lookup defines alike (those of the shared doc
+    fragments) are written once, in SHARED, and each lookup's definitions extend them."""
+    first = next(iter(definitions.values()))
+    shared = dict((name, spec) for name, spec in first.items()
+                  if all(other.get(name) == spec for other in definitions.values()))
+    lines = [HEADER + "SHARED = " + _literal(shared), "", "DEFINITIONS = {"]
+    for lookup in sorted(definitions):
+        own = dict((name, spec) for name, spec in definitions[lookup].items() if name not in shared)
+        lines.append("    %r: dict(SHARED, **%s)," % (lookup, _literal(own, 1)))
+    return "\n".join(lines + ["}", ""])
 
 
 def main():
     action = sys.argv[1] if len(sys.argv) > 1 else "check"
-    text = render(parse_with_ansible())
+    definitions = parse_with_ansible()
+    text = render(definitions)
+    namespace = {}
+    exec(compile(text, str(TARGET), "exec"), namespace)  # pylint: disable=exec-used
+    if namespace["DEFINITIONS"] != definitions:
+        print("option-defs: the rendered module does not evaluate to Ansible's definitions (a bug in render)")
+        return 1
     current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
     if action == "generate":
         if current != text:

@@ -11,126 +11,257 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+SHARED = {
+    'access_token': {
+        'description': [
+            'The machine account access token, C(0.<id>.<secret>:<key>).',
+            'Read from the E(BWS_ACCESS_TOKEN) environment variable when not set.',
+            'It is never logged, and never passed on a command line.',
+        ],
+        'env': [
+            {'name': 'BWS_ACCESS_TOKEN'},
+        ],
+        'type': 'str',
+        'vars': [
+            {'name': 'bws_access_token'},
+        ],
+    },
+    'allow_insecure_http': {
+        'default': False,
+        'description': [
+            (
+                'Plain C(http://) URLs are refused unless they point at a loopback address (such as the '
+                'local emulator). Set to V(true) to allow them anyway; the token and every secret then '
+                'cross the network unencrypted.'
+            ),
+        ],
+        'env': [
+            {'name': 'BWS_ALLOW_INSECURE_HTTP'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'allow_insecure_http'},
+        ],
+        'type': 'bool',
+        'vars': [
+            {'name': 'bws_allow_insecure_http'},
+        ],
+    },
+    'api_url': {
+        'description': [
+            (
+                'Explicit API base URL. Must be set together with O(identity_url); both take precedence '
+                'over O(server_url) and O(region).'
+            ),
+        ],
+        'env': [
+            {'name': 'BWS_API_URL'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'api_url'},
+        ],
+        'type': 'str',
+        'vars': [
+            {'name': 'bws_api_url'},
+        ],
+    },
+    'ca_path': {
+        'description': ["A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server."],
+        'env': [
+            {'name': 'BWS_CA_PATH'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'ca_path'},
+        ],
+        'type': 'path',
+        'vars': [
+            {'name': 'bws_ca_path'},
+        ],
+    },
+    'cache': {
+        'default': True,
+        'description': [
+            (
+                'Keep what the sync endpoint returned in an encrypted cache file beside the state file '
+                '(C(<state_dir>/<token id>.bws-secrets-cache), 0600, shared by every process using the '
+                'token), and answer lookups by key name and with O(cache_ttl) from it.'
+            ),
+            (
+                'A lookup then costs one cheap C(sync) request that says nothing changed, or no request at '
+                'all within O(cache_ttl). Any change, error or doubt means a fresh fetch.'
+            ),
+            (
+                'Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they cost '
+                'one C(get-by-ids) request.'
+            ),
+        ],
+        'env': [
+            {'name': 'BWS_CACHE'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'cache'},
+        ],
+        'type': 'bool',
+        'vars': [
+            {'name': 'bws_cache'},
+        ],
+    },
+    'cache_ttl': {
+        'default': 0,
+        'description': [
+            (
+                'Seconds during which the cache is trusted without asking the server. V(0) always asks the '
+                'sync endpoint (one small request). A change made on the server within that time is not '
+                'seen until it expires.'
+            ),
+        ],
+        'env': [
+            {'name': 'BWS_CACHE_TTL'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'cache_ttl'},
+        ],
+        'type': 'int',
+        'vars': [
+            {'name': 'bws_cache_ttl'},
+        ],
+    },
+    'identity_url': {
+        'description': ['Explicit identity base URL. Must be set together with O(api_url).'],
+        'env': [
+            {'name': 'BWS_IDENTITY_URL'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'identity_url'},
+        ],
+        'type': 'str',
+        'vars': [
+            {'name': 'bws_identity_url'},
+        ],
+    },
+    'region': {
+        'choices': ['us', 'eu'],
+        'default': 'us',
+        'description': ['The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.'],
+        'env': [
+            {'name': 'BWS_REGION'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'region'},
+        ],
+        'type': 'str',
+        'vars': [
+            {'name': 'bws_region'},
+        ],
+    },
+    'retries': {
+        'default': 3,
+        'description': [
+            (
+                'How many times a request is retried after HTTP 429 (honouring C(Retry-After)), after a 5xx '
+                'or a dropped connection (for requests that are safe to repeat).'
+            ),
+        ],
+        'env': [
+            {'name': 'BWS_RETRIES'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'retries'},
+        ],
+        'type': 'int',
+        'vars': [
+            {'name': 'bws_retries'},
+        ],
+    },
+    'server_url': {
+        'description': [
+            (
+                'Base URL of a self-hosted Bitwarden server; the API is C(<server_url>/api) and identity '
+                'C(<server_url>/identity).'
+            ),
+            'Takes precedence over O(region).',
+        ],
+        'env': [
+            {'name': 'BWS_SERVER_URL'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'server_url'},
+        ],
+        'type': 'str',
+        'vars': [
+            {'name': 'bws_server_url'},
+        ],
+    },
+    'state_dir': {
+        'default': '~/.config/bws/state',
+        'description': [
+            (
+                'Directory of the login state files, shared with the C(bws) CLI and the official SDK '
+                '(C(<state_dir>/<access token id>), encrypted with the access token).'
+            ),
+            'Reusing a state file saves a login per run; concurrent runs log in once.',
+        ],
+        'env': [
+            {'name': 'BWS_STATE_DIR'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'state_dir'},
+        ],
+        'type': 'path',
+        'vars': [
+            {'name': 'bws_state_dir'},
+        ],
+    },
+    'timeout': {
+        'default': 30,
+        'description': ['Seconds to wait for a connection or an answer, per request.'],
+        'env': [
+            {'name': 'BWS_TIMEOUT'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'timeout'},
+        ],
+        'type': 'int',
+        'vars': [
+            {'name': 'bws_timeout'},
+        ],
+    },
+    'use_state_file': {
+        'default': True,
+        'description': ['Set to V(false) to never read or write a state file (log in on every run).'],
+        'env': [
+            {'name': 'BWS_USE_STATE_FILE'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'use_state_file'},
+        ],
+        'type': 'bool',
+        'vars': [
+            {'name': 'bws_use_state_file'},
+        ],
+    },
+    'validate_certs': {
+        'default': True,
+        'description': ["Verify the server's TLS certificate. Turn off only for testing."],
+        'env': [
+            {'name': 'BWS_VALIDATE_CERTS'},
+        ],
+        'ini': [
+            {'section': 'bws_secrets', 'key': 'validate_certs'},
+        ],
+        'type': 'bool',
+        'vars': [
+            {'name': 'bws_validate_certs'},
+        ],
+    },
+}
+
 DEFINITIONS = {
-    'bws_secret': {
+    'bws_secret': dict(SHARED, **{
         '_terms': {
             'description': 'Secret ids (UUIDs) or key names.',
             'elements': 'str',
             'required': True,
             'type': 'list',
-        },
-        'access_token': {
-            'description': [
-                'The machine account access token, C(0.<id>.<secret>:<key>).',
-                'Read from the E(BWS_ACCESS_TOKEN) environment variable when not set.',
-                'It is never logged, and never passed on a command line.',
-            ],
-            'env': [
-                {'name': 'BWS_ACCESS_TOKEN'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_access_token'},
-            ],
-        },
-        'allow_insecure_http': {
-            'default': False,
-            'description': [
-                (
-                    'Plain C(http://) URLs are refused unless they point at a loopback address (such as the '
-                    'local emulator). Set to V(true) to allow them anyway; the token and every secret then '
-                    'cross the network unencrypted.'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_ALLOW_INSECURE_HTTP'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'allow_insecure_http'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_allow_insecure_http'},
-            ],
-        },
-        'api_url': {
-            'description': [
-                (
-                    'Explicit API base URL. Must be set together with O(identity_url); both take precedence '
-                    'over O(server_url) and O(region).'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_API_URL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'api_url'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_api_url'},
-            ],
-        },
-        'ca_path': {
-            'description': ["A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server."],
-            'env': [
-                {'name': 'BWS_CA_PATH'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'ca_path'},
-            ],
-            'type': 'path',
-            'vars': [
-                {'name': 'bws_ca_path'},
-            ],
-        },
-        'cache': {
-            'default': True,
-            'description': [
-                (
-                    'Keep what the sync endpoint returned in an encrypted cache file beside the state file '
-                    '(C(<state_dir>/<token id>.bws-secrets-cache), 0600, shared by every process using the '
-                    'token), and answer lookups by key name and with O(cache_ttl) from it.'
-                ),
-                (
-                    'A lookup then costs one cheap C(sync) request that says nothing changed, or no request at '
-                    'all within O(cache_ttl). Any change, error or doubt means a fresh fetch.'
-                ),
-                (
-                    'Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they cost '
-                    'one C(get-by-ids) request.'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_CACHE'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'cache'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_cache'},
-            ],
-        },
-        'cache_ttl': {
-            'default': 0,
-            'description': [
-                (
-                    'Seconds during which the cache is trusted without asking the server. V(0) always asks the '
-                    'sync endpoint (one small request). A change made on the server within that time is not '
-                    'seen until it expires.'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_CACHE_TTL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'cache_ttl'},
-            ],
-            'type': 'int',
-            'vars': [
-                {'name': 'bws_cache_ttl'},
-            ],
         },
         'field': {
             'choices': [
@@ -148,19 +279,6 @@ DEFINITIONS = {
             'description': ['Which field of each secret to return; V(all) returns the whole secret as a dictionary.'],
             'type': 'str',
         },
-        'identity_url': {
-            'description': ['Explicit identity base URL. Must be set together with O(api_url).'],
-            'env': [
-                {'name': 'BWS_IDENTITY_URL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'identity_url'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_identity_url'},
-            ],
-        },
         'project': {
             'description': ['A project id or name. Key names are looked for in this project only; ids are not affected.'],
             'env': [
@@ -171,254 +289,13 @@ DEFINITIONS = {
                 {'name': 'bws_project'},
             ],
         },
-        'region': {
-            'choices': ['us', 'eu'],
-            'default': 'us',
-            'description': ['The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.'],
-            'env': [
-                {'name': 'BWS_REGION'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'region'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_region'},
-            ],
-        },
-        'retries': {
-            'default': 3,
-            'description': [
-                (
-                    'How many times a request is retried after HTTP 429 (honouring C(Retry-After)), after a 5xx '
-                    'or a dropped connection (for requests that are safe to repeat).'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_RETRIES'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'retries'},
-            ],
-            'type': 'int',
-            'vars': [
-                {'name': 'bws_retries'},
-            ],
-        },
-        'server_url': {
-            'description': [
-                (
-                    'Base URL of a self-hosted Bitwarden server; the API is C(<server_url>/api) and identity '
-                    'C(<server_url>/identity).'
-                ),
-                'Takes precedence over O(region).',
-            ],
-            'env': [
-                {'name': 'BWS_SERVER_URL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'server_url'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_server_url'},
-            ],
-        },
-        'state_dir': {
-            'default': '~/.config/bws/state',
-            'description': [
-                (
-                    'Directory of the login state files, shared with the C(bws) CLI and the official SDK '
-                    '(C(<state_dir>/<access token id>), encrypted with the access token).'
-                ),
-                'Reusing a state file saves a login per run; concurrent runs log in once.',
-            ],
-            'env': [
-                {'name': 'BWS_STATE_DIR'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'state_dir'},
-            ],
-            'type': 'path',
-            'vars': [
-                {'name': 'bws_state_dir'},
-            ],
-        },
-        'timeout': {
-            'default': 30,
-            'description': ['Seconds to wait for a connection or an answer, per request.'],
-            'env': [
-                {'name': 'BWS_TIMEOUT'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'timeout'},
-            ],
-            'type': 'int',
-            'vars': [
-                {'name': 'bws_timeout'},
-            ],
-        },
-        'use_state_file': {
-            'default': True,
-            'description': ['Set to V(false) to never read or write a state file (log in on every run).'],
-            'env': [
-                {'name': 'BWS_USE_STATE_FILE'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'use_state_file'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_use_state_file'},
-            ],
-        },
-        'validate_certs': {
-            'default': True,
-            'description': ["Verify the server's TLS certificate. Turn off only for testing."],
-            'env': [
-                {'name': 'BWS_VALIDATE_CERTS'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'validate_certs'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_validate_certs'},
-            ],
-        },
-    },
-    'bws_secrets': {
+    }),
+    'bws_secrets': dict(SHARED, **{
         '_terms': {
             'description': ['Optional key patterns (shell globs, case-sensitive), added to O(keys).'],
             'elements': 'str',
             'required': False,
             'type': 'list',
-        },
-        'access_token': {
-            'description': [
-                'The machine account access token, C(0.<id>.<secret>:<key>).',
-                'Read from the E(BWS_ACCESS_TOKEN) environment variable when not set.',
-                'It is never logged, and never passed on a command line.',
-            ],
-            'env': [
-                {'name': 'BWS_ACCESS_TOKEN'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_access_token'},
-            ],
-        },
-        'allow_insecure_http': {
-            'default': False,
-            'description': [
-                (
-                    'Plain C(http://) URLs are refused unless they point at a loopback address (such as the '
-                    'local emulator). Set to V(true) to allow them anyway; the token and every secret then '
-                    'cross the network unencrypted.'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_ALLOW_INSECURE_HTTP'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'allow_insecure_http'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_allow_insecure_http'},
-            ],
-        },
-        'api_url': {
-            'description': [
-                (
-                    'Explicit API base URL. Must be set together with O(identity_url); both take precedence '
-                    'over O(server_url) and O(region).'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_API_URL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'api_url'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_api_url'},
-            ],
-        },
-        'ca_path': {
-            'description': ["A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server."],
-            'env': [
-                {'name': 'BWS_CA_PATH'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'ca_path'},
-            ],
-            'type': 'path',
-            'vars': [
-                {'name': 'bws_ca_path'},
-            ],
-        },
-        'cache': {
-            'default': True,
-            'description': [
-                (
-                    'Keep what the sync endpoint returned in an encrypted cache file beside the state file '
-                    '(C(<state_dir>/<token id>.bws-secrets-cache), 0600, shared by every process using the '
-                    'token), and answer lookups by key name and with O(cache_ttl) from it.'
-                ),
-                (
-                    'A lookup then costs one cheap C(sync) request that says nothing changed, or no request at '
-                    'all within O(cache_ttl). Any change, error or doubt means a fresh fetch.'
-                ),
-                (
-                    'Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they cost '
-                    'one C(get-by-ids) request.'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_CACHE'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'cache'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_cache'},
-            ],
-        },
-        'cache_ttl': {
-            'default': 0,
-            'description': [
-                (
-                    'Seconds during which the cache is trusted without asking the server. V(0) always asks the '
-                    'sync endpoint (one small request). A change made on the server within that time is not '
-                    'seen until it expires.'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_CACHE_TTL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'cache_ttl'},
-            ],
-            'type': 'int',
-            'vars': [
-                {'name': 'bws_cache_ttl'},
-            ],
-        },
-        'identity_url': {
-            'description': ['Explicit identity base URL. Must be set together with O(api_url).'],
-            'env': [
-                {'name': 'BWS_IDENTITY_URL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'identity_url'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_identity_url'},
-            ],
         },
         'keys': {
             'description': ['Only keys matching one of these shell globs (for example V(DB_*)). All keys when not set.'],
@@ -447,120 +324,5 @@ DEFINITIONS = {
                 {'name': 'bws_project'},
             ],
         },
-        'region': {
-            'choices': ['us', 'eu'],
-            'default': 'us',
-            'description': ['The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.'],
-            'env': [
-                {'name': 'BWS_REGION'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'region'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_region'},
-            ],
-        },
-        'retries': {
-            'default': 3,
-            'description': [
-                (
-                    'How many times a request is retried after HTTP 429 (honouring C(Retry-After)), after a 5xx '
-                    'or a dropped connection (for requests that are safe to repeat).'
-                ),
-            ],
-            'env': [
-                {'name': 'BWS_RETRIES'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'retries'},
-            ],
-            'type': 'int',
-            'vars': [
-                {'name': 'bws_retries'},
-            ],
-        },
-        'server_url': {
-            'description': [
-                (
-                    'Base URL of a self-hosted Bitwarden server; the API is C(<server_url>/api) and identity '
-                    'C(<server_url>/identity).'
-                ),
-                'Takes precedence over O(region).',
-            ],
-            'env': [
-                {'name': 'BWS_SERVER_URL'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'server_url'},
-            ],
-            'type': 'str',
-            'vars': [
-                {'name': 'bws_server_url'},
-            ],
-        },
-        'state_dir': {
-            'default': '~/.config/bws/state',
-            'description': [
-                (
-                    'Directory of the login state files, shared with the C(bws) CLI and the official SDK '
-                    '(C(<state_dir>/<access token id>), encrypted with the access token).'
-                ),
-                'Reusing a state file saves a login per run; concurrent runs log in once.',
-            ],
-            'env': [
-                {'name': 'BWS_STATE_DIR'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'state_dir'},
-            ],
-            'type': 'path',
-            'vars': [
-                {'name': 'bws_state_dir'},
-            ],
-        },
-        'timeout': {
-            'default': 30,
-            'description': ['Seconds to wait for a connection or an answer, per request.'],
-            'env': [
-                {'name': 'BWS_TIMEOUT'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'timeout'},
-            ],
-            'type': 'int',
-            'vars': [
-                {'name': 'bws_timeout'},
-            ],
-        },
-        'use_state_file': {
-            'default': True,
-            'description': ['Set to V(false) to never read or write a state file (log in on every run).'],
-            'env': [
-                {'name': 'BWS_USE_STATE_FILE'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'use_state_file'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_use_state_file'},
-            ],
-        },
-        'validate_certs': {
-            'default': True,
-            'description': ["Verify the server's TLS certificate. Turn off only for testing."],
-            'env': [
-                {'name': 'BWS_VALIDATE_CERTS'},
-            ],
-            'ini': [
-                {'section': 'bws_secrets', 'key': 'validate_certs'},
-            ],
-            'type': 'bool',
-            'vars': [
-                {'name': 'bws_validate_certs'},
-            ],
-        },
-    },
+    }),
 }
