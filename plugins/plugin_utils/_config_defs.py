@@ -6,7 +6,7 @@
 Ansible builds a configurable plugin's option definitions (types, defaults, env/ini/vars
 sources) by parsing its DOCUMENTATION and doc fragments with its YAML loader, in the first
 process that loads the plugin. For a lookup that is every forked worker, once per host-lookup:
-4 to 15 ms of CPU (docs/performance.md). The plugin loader skips that when the definitions are
+up to about 20 ms of CPU (docs/performance.md). The plugin loader skips that when the definitions are
 already registered under the plugin's module name, so each lookup registers, when imported,
 the ones in ``_option_defs.py``: Ansible's own parse of the same documentation, written by
 ``make docs`` and compared with a fresh parse on every supported ansible-core by the tests.
