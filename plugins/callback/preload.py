@@ -18,11 +18,13 @@ description:
     worker imports the lookup, and the HTTP and TLS modules it needs, afresh. For C(bws.secrets)
     this is most of what a lookup costs per host (see the collection's C(docs/performance.md)).
   - When a play starts, this callback loads P(bws.secrets.bws_secret#lookup) and
-    P(bws.secrets.bws_secrets#lookup) once in the controller process, so every forked worker
-    inherits them already imported and configured.
-  - It sends no request, reads no token, state file or secret, and prints nothing; a lookup that
-    cannot be loaded (for example C(cryptography) missing) is reported at C(-vvv) and then fails
-    in the task as it would without this callback.
+    P(bws.secrets.bws_secrets#lookup) once in the controller process, with the standard
+    library's C(http.client) and C(ssl) and OpenSSL's setup of the ciphers they use, so every
+    forked worker inherits them already imported and configured.
+  - It sends no request, reads no token, state file or secret (the ciphers are set up on a
+    throwaway random key), and prints nothing; a lookup that cannot be loaded (for example
+    C(cryptography) missing) is reported at C(-vvv) and then fails in the task as it would
+    without this callback.
   - Enable it with C(callbacks_enabled = bws.secrets.preload) in the C([defaults]) section of
     C(ansible.cfg), or E(ANSIBLE_CALLBACKS_ENABLED=bws.secrets.preload).
 notes:
@@ -35,10 +37,14 @@ seealso:
     plugin_type: lookup
 """
 
+import importlib
+
 from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import lookup_loader
 
 LOOKUPS = ("bws.secrets.bws_secret", "bws.secrets.bws_secrets")
+# imported only after the lookups, whose bootstrap (plugin_utils/_bytecode.py) loads them
+MODULE_UTILS = "ansible_collections.bws.secrets.plugins.module_utils."
 
 
 class CallbackModule(CallbackBase):
@@ -62,3 +68,8 @@ class CallbackModule(CallbackBase):
                 lookup_loader.get(name, class_only=True)
             except Exception as exc:  # never fail a play here: the task reports it properly
                 self._display.vvv("bws.secrets.preload: %s not preloaded: %s" % (name, exc))
+        try:
+            importlib.import_module(MODULE_UTILS + "_http").load_transport()
+            importlib.import_module(MODULE_UTILS + "_crypto").warm_up()
+        except Exception as exc:  # as above: a lookup that needs them fails in its task
+            self._display.vvv("bws.secrets.preload: HTTP and ciphers not preloaded: %s" % exc)
