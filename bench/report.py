@@ -249,8 +249,22 @@ def _trust_saving(groups):
     return ""
 
 
+def _cached_rows(groups):
+    """The variants answered from the cache (warm, with a TTL) in plays of 20+ hosts."""
+    return [(g, r) for g, r in _ours(groups) if r["warm"] and r["ttl"] and not r.get("preload")
+            and g["hosts"] >= PER_HOST_MIN]
+
+
 def _preload_rows(groups):
     return [(g, r) for g, r in _ours(groups) if r.get("preload") and g["hosts"] >= PER_HOST_MIN]
+
+
+def _worst_text(pairs, which):
+    """" Worst CPU over the baseline per host-lookup <which>: ..." for the decisions, or ""."""
+    if not pairs:
+        return ""
+    value, where = _worst(pairs, lambda row: row["cpu_over_ms"])
+    return " Worst CPU over the baseline per host-lookup %s: %.1f ms (%s)." % (which, value, where)
 
 
 def _decisions_section(results):
@@ -283,11 +297,12 @@ def _decisions_section(results):
            "certificates a handshake needs; the whole store is loaded only if that directory cannot vouch for the "
            "server (so what is trusted does not change).%s" % _trust_saving(groups),
            "6. **The `bws.secrets.preload` callback** (opt-in): the controller loads the lookups once when a play "
-           "starts, so every forked worker inherits them imported, with their option definitions registered."]
-    pre = _preload_rows(groups)
-    if pre:
-        value, where = _worst(pre, lambda row: row["cpu_over_ms"])
-        out[-1] += " Worst CPU over the baseline per host-lookup with it: %.1f ms (%s)." % (value, where)
+           "starts, with `http.client` and `ssl`, and has OpenSSL set up HMAC, HKDF and AES on a throwaway key, so "
+           "every forked worker inherits them imported, with their option definitions registered.%s" % (
+               _worst_text(_preload_rows(groups), "with it")),
+           "7. **`http.client` and `ssl` are imported on the first connection**, not with our modules: a lookup "
+           "answered from the cache (`cache_ttl`) sends nothing and does not pay for them.%s" % (
+               _worst_text(_cached_rows(groups), "for them"))]
     default = [(g, r) for g, r in _ours(groups) if not r.get("preload") and g["hosts"] >= PER_HOST_MIN]
     if default and prof.get("probes"):
         value, where = _worst(default, lambda row: row["cpu_over_ms"])
@@ -302,7 +317,8 @@ def _decisions_section(results):
                     "profile below); imports cost more in a worker than in the fresh interpreter of the profile "
                     "(copy-on-write page faults: %d against %d for `ansible.builtin.env`). What is left is mostly "
                     "the standard library's, and only the controller can pay it once for every worker: plays over "
-                    "many hosts should enable the preload callback." % (
+                    "many hosts should enable the preload callback, or set `cache_ttl`, so that their lookups send "
+                    "no request at all." % (
                         BUDGET_MS, value, where, first["imports_ms"]["http.client"], first["bws_minor_faults"],
                         first["env_minor_faults"])]
     return out
