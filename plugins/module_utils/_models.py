@@ -76,11 +76,12 @@ def _project_refs(raw, what):
 
 
 class Secret:
-    """A secret. The key is decrypted at once; value and note on first access (None when the
-    server sent none, as in list results)."""
+    """A secret. Key, value and note are decrypted on first access (value and note are None when
+    the server sent none, as in list results): a lookup by id among the thousands of secrets of
+    the sync cache decrypts only those it returns."""
 
-    __slots__ = ("id", "organization_id", "key", "creation_date", "revision_date", "project_refs",
-                 "project_ids", "project_id", "_raw", "_org_key", "_value", "_note")
+    __slots__ = ("id", "organization_id", "creation_date", "revision_date", "project_refs",
+                 "project_ids", "project_id", "_raw", "_org_key", "_key", "_value", "_note")
 
     @classmethod
     def from_api(cls, raw, key):
@@ -89,14 +90,20 @@ class Secret:
         self = cls()
         self.id = _field(raw, "id", "a secret")
         self.organization_id = raw.get("organizationId")
-        self.key = decrypt_text(key, _field(raw, "key", "secret " + self.id), "the key of secret " + self.id)
+        _field(raw, "key", "secret " + self.id)
         self.project_refs = _project_refs(raw, "secret " + self.id)
         self.project_ids = [ref[0] for ref in self.project_refs]
         self.project_id = self.project_ids[0] if self.project_ids else None
         self.creation_date = raw.get("creationDate")
         self.revision_date = raw.get("revisionDate")
-        self._raw, self._org_key, self._value, self._note = raw, key, _UNSET, _UNSET
+        self._raw, self._org_key, self._key, self._value, self._note = raw, key, _UNSET, _UNSET, _UNSET
         return self
+
+    @property
+    def key(self):
+        if self._key is _UNSET:
+            self._key = decrypt_text(self._org_key, self._raw["key"], "the key of secret " + self.id)
+        return self._key
 
     @property
     def has_value(self):

@@ -126,7 +126,7 @@ def find_secrets(client, terms, project=None, source=None):
     terms = [str(t).strip() for t in terms]
     names = [t for t in terms if not is_uuid(t)]
     index = None
-    if source is not None:
+    if source is not None and names:
         index = SecretIndex(source, client.auth.org_enc_key)
     elif names:
         index = SecretIndex(_listing(client, project), client.auth.org_enc_key)
@@ -139,7 +139,7 @@ def find_secrets(client, terms, project=None, source=None):
             chosen.append(index.find(term, project_ids, _scope(project)).id)
     if source is None:
         return client.get_secrets(chosen)
-    by_id = dict((s.id, s) for s in index.secrets)
+    by_id = dict((s.id, s) for s in source)  # keys are decrypted only for the secrets returned
     missing = [i for i in chosen if i not in by_id]
     if missing:
         raise NotFoundError("secret %s: not found or not shared with this machine account" % ", ".join(missing),

@@ -220,6 +220,14 @@ def test_tampered_and_foreign_ciphertext_from_the_server(emu, vectors, org_key, 
     cache = SecretsCache(client, cache_path(client.auth.state_file))
     with pytest.raises(CryptoError, match="the key of secret %s failed its integrity check" % broken):
         find_secrets(client, ["DB_PASSWORD"], source=cache.secrets())
+    # by id, the cache decrypts only the keys of the secrets returned: the tampered key does not
+    # stand in the way of another secret, and is refused as soon as its own secret's key is read
+    found = find_secrets(client, [plain(vectors, "ascii")["id"]], source=cache.secrets())
+    assert [s.value for s in found] == ["hunter2"]
+    (bad,) = find_secrets(client, [broken], source=cache.secrets())
+    assert bad.value == "v"  # the value's own MAC holds
+    with pytest.raises(CryptoError, match="the key of secret %s failed its integrity check" % broken):
+        bad.to_dict()
 
 
 def test_wrong_token_key_fails_at_login_without_echoing_it(emu, vectors, assert_clean):
