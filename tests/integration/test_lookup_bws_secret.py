@@ -121,7 +121,9 @@ def test_preload_callback_hands_workers_the_loaded_lookup(runner, expected, emul
         seen = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
         assert len(seen) == 3
         for before in seen:
-            assert before["http"] == {"http.client": enabled, "ssl": enabled}, before
+            assert before["http"]["http.client"] is enabled, before
+            if enabled:  # without the callback ssl is already there on 2.16 (Ansible's own imports)
+                assert before["http"]["ssl"], before
             if enabled:
                 assert {"_api", "_auth", "_http", "_crypto", "_lookup_base", "_options"} <= set(before["modules"]), before
             else:
@@ -134,8 +136,10 @@ def test_a_lookup_from_the_cache_imports_no_http_module(runner, expected, emulat
     out = tmp_path / "http.json"
     assert_ok(runner.run(TARGET / "cached.yml", dict(expected, out=str(out))))
     seen = json.loads(out.read_text())
-    assert seen["cached"] == {"http.client": False, "ssl": False}, seen
-    assert seen["sent"] == {"http.client": True, "ssl": True}, seen
+    before, after = seen["cached"]
+    assert after == before and not after["http.client"], seen  # ssl: loaded by Ansible itself on 2.16
+    before, after = seen["sent"]
+    assert not before["http.client"] and after == {"http.client": True, "ssl": True}, seen
     # the cached lookup sent nothing: one login and sync to fill the cache, one read without it
     assert emulator.stats()["routes"] == {"POST /connect/token": 1, "GET /organizations/{org}/secrets/sync": 1,
                                           "POST /secrets/get-by-ids": 1}
