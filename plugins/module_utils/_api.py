@@ -39,6 +39,7 @@ class SecretsManager:
         self.auth = auth
         self.http = auth.http
         self.api_url = auth.region.api_url
+        self.wrote = False  # a create, update or delete was sent (whatever its outcome)
 
     @property
     def org_id(self):
@@ -147,6 +148,7 @@ class SecretsManager:
         key, value, note = validate_secret_input(key, value, note)
         pid = check_uuid(project_id, "project id")
         body = self._secret_body(key, value, note, [pid])
+        self.wrote = True
         raw = self._call("POST", "/organizations/%s/secrets" % self.org_id,
                          "create secret %r in project %s" % (key, pid), body=body, idempotent=False)
         return Secret.from_api(raw, self._key)
@@ -159,6 +161,7 @@ class SecretsManager:
         if not pids:
             raise BWSSDKError("update secret %s: a project is required (a machine account cannot hold "
                               "secrets outside projects)" % sid)
+        self.wrote = True
         raw = self._call("PUT", "/secrets/" + sid, "update secret %s" % sid,
                          body=self._secret_body(key, value, note, pids))
         return Secret.from_api(raw, self._key)
@@ -175,6 +178,7 @@ class SecretsManager:
         if not ids:
             return []
         what = "delete %s %s" % (kind, ", ".join(ids))
+        self.wrote = True
         raw = self._call("POST", path, what, body=ids)
         failed = [(r.get("id"), r.get("error")) for r in _list_data(raw, what) if r.get("error")]
         if failed:
@@ -192,6 +196,7 @@ class SecretsManager:
 
     def create_project(self, name):
         name = validate_project_name(name)
+        self.wrote = True
         raw = self._call("POST", "/organizations/%s/projects" % self.org_id, "create project %r" % name,
                          body={"name": encrypt_text(self._key, name)}, idempotent=False)
         return Project.from_api(raw, self._key)
@@ -199,6 +204,7 @@ class SecretsManager:
     def update_project(self, project_id, name):
         pid = check_uuid(project_id, "project id")
         name = validate_project_name(name)
+        self.wrote = True
         raw = self._call("PUT", "/projects/" + pid, "rename project %s" % pid,
                          body={"name": encrypt_text(self._key, name)})
         return Project.from_api(raw, self._key)

@@ -9,7 +9,8 @@ the server sent them (ciphertext) plus the time of the sync. A lookup answers fr
 * with no request while it is younger than ``ttl`` seconds (0: never);
 * after one ``sync?lastSyncedDate=`` that says nothing changed;
 and otherwise stores what a sync returned. Any error, doubt, foreign or corrupt file means
-a full fetch; a stale cache is never served.
+a full fetch; a stale cache is never served. A module that writes through the same token
+removes the file (``discard``), so lookups within ``ttl`` see its change.
 """
 
 from __future__ import absolute_import, division, print_function, annotations
@@ -31,6 +32,22 @@ CACHE_VERSION = 1
 def cache_path(state_path):
     """The cache file beside a state file."""
     return state_path + CACHE_SUFFIX
+
+
+def discard(state_path, lock_timeout=120.0):
+    """Remove the cache beside ``state_path`` (under the lock, so no lookup is filling it), after
+    a write through the same token: the next lookup fetches afresh. Raises StateFileError."""
+    path = cache_path(state_path)
+    directory = os.path.dirname(path)
+    if not os.path.exists(path):
+        return
+    with dir_lock(directory, lock_timeout):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StateFileError("cannot remove the cache file %s (%s)" % (path, exc.strerror)) from None
 
 
 class SecretsCache:

@@ -17,7 +17,8 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ._errors import ApiError, BWSSDKError, NotFoundError
+from ._cache import discard as discard_cache
+from ._errors import ApiError, BWSSDKError, NotFoundError, StateFileError
 from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
@@ -67,11 +68,24 @@ class BWSModule(AnsibleModule):
         try:
             result = func(self)
         except BWSSDKError as exc:
+            self._after_writes()
             self.fail_json(msg=str(exc))
         finally:
             if self._client is not None:
                 self._client.http.close()
+        self._after_writes()
         self.exit_json(**result)
+
+    def _after_writes(self):
+        """After a write was sent (even one that failed), drop the lookups' sync cache of this
+        token, so that a lookup with ``cache_ttl`` sees the change at once."""
+        client = self._client
+        if client is None or not client.wrote or not client.auth.state_file:
+            return
+        try:
+            discard_cache(client.auth.state_file)
+        except StateFileError as exc:
+            self.warn("%s: lookups with cache_ttl may not see this change until it expires" % exc)
 
 
 # --- projects ---------------------------------------------------------------------------

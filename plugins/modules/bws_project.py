@@ -53,6 +53,8 @@ notes:
     O(access_token) is not set.
   - A machine account that creates a project gets read and write access to it. Renaming or
     deleting a project needs write access to it.
+  - A change removes the lookups' sync cache of the same token in O(state_dir) on the host that
+    runs the module, so a later lookup with O(bws.secrets.bws_secret#lookup:cache_ttl) sees it at once.
 seealso:
   - module: bws.secrets.bws_project_info
   - module: bws.secrets.bws_secret

@@ -86,6 +86,8 @@ notes:
     delete a secret in it; a read-only project gives a clear error.
   - The result and diff never contain the value; still use C(no_log) when O(value) comes from a
     variable you do not want in the logs of other tasks.
+  - A change removes the lookups' sync cache of the same token in O(state_dir) on the host that
+    runs the module, so a later lookup with O(bws.secrets.bws_secret#lookup:cache_ttl) sees it at once.
 seealso:
   - module: bws.secrets.bws_secret_info
   - module: bws.secrets.bws_project

@@ -113,6 +113,11 @@ SHARED = {
                 'sync endpoint (one small request). A change made on the server within that time is not '
                 'seen until it expires.'
             ),
+            (
+                "Changes made by this collection's modules with the same token and O(state_dir) are seen at "
+                'once, as they remove the cache (run them on the host the lookups run on, for example '
+                'delegated to C(localhost)).'
+            ),
         ],
         'env': [
             {'name': 'BWS_CACHE_TTL'},

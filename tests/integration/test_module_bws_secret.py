@@ -239,3 +239,16 @@ def test_missing_libraries_give_a_clear_message(runner, expected, tmp_path):
     result = runner.run(TARGET / "missing_library.yml", dict(expected, bare_python=str(bare / "bin" / "python")))
     assert_ok(result)
     assert "rescued=1" in result.stdout
+
+
+def test_a_write_is_seen_at_once_by_lookups_with_cache_ttl(runner, expected, emulator, client):
+    """The module's write removes the lookups' sync cache of its token: the next lookup with
+    cache_ttl fetches afresh (one sync) instead of answering the old value for 10 minutes."""
+    created = client.create_secret("MOD_CACHED", "cached-before", "", PROD)
+    emulator.reset()
+    extra = dict(expected, secret_id=created.id, old_value="cached-before", new_value="cached-after")
+    assert_ok(runner.run(TARGET / "cache.yml", extra))
+    routes = emulator.stats()["routes"]
+    assert routes["GET /organizations/{org}/secrets/sync"] == 2, routes  # fill, and again after the write
+    assert writes(emulator) == {"PUT /secrets/{id}": 1}
+    assert client.get_secret(created.id).value == "cached-after"

@@ -15,8 +15,11 @@ import sys
 import threading
 import time
 
-from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+import pytest
+
+from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path, discard
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import decrypt_text, encrypt_text
+from ansible_collections.bws.secrets.plugins.module_utils._errors import StateFileError
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
@@ -355,3 +358,28 @@ def test_reads_never_wait_for_the_lock(emu, vectors, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout) == [secret["plaintext"]["value"]] * 2
     assert routes(emu) == {GET_BY_IDS: 1, SYNC: 1}  # no login, no full fetch
+
+
+def test_a_write_discards_the_cache_only_under_the_lock(emu, tmp_path):
+    """A module's write removes the sync cache under the directory lock, so never in the middle
+    of a lookup that is filling it: while another process holds the lock it waits (and here,
+    with a short timeout, gives up and leaves the file); once the lock is free it removes it."""
+    state_dir = str(tmp_path / "state")
+    client = connect(options(emu, state_dir))
+    SecretsCache(client, cache_path(client.auth.state_file)).secrets()
+    client.http.close()
+    cache = cache_path(client.auth.state_file)
+    assert os.path.exists(cache)
+    locked = str(tmp_path / "locked")
+    holder = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, state_dir, locked])
+    try:
+        assert wait_for(lambda: os.path.exists(locked), 30), "the lock holder never took the lock"
+        with pytest.raises(StateFileError):
+            discard(client.auth.state_file, lock_timeout=0.5)
+        assert os.path.exists(cache)
+    finally:
+        holder.kill()
+        holder.wait()
+    discard(client.auth.state_file)
+    assert not os.path.exists(cache) and os.path.exists(client.auth.state_file)
+    discard(client.auth.state_file)  # nothing to remove: nothing to do
