@@ -26,7 +26,8 @@ options:
     description:
       - Seconds during which the cache is trusted without asking the server. V(0) always asks
         the sync endpoint (one small request). A change made on the server within that time is
-        not seen until it expires.
+        not seen until it expires, but a name or id the cache lacks, or holds several times, is
+        checked with one sync before it is an error.
       - Changes made by this collection's modules with the same token and O(state_dir) are seen
         at once, as they remove the cache (run them on the host the lookups run on, for example
         delegated to C(localhost)).

@@ -126,8 +126,9 @@ class LookupModule(BWSLookupBase):
             return []
         client = self.client()
         by_name = any(not is_uuid(term) for term in terms)
-        source = self.cached_secrets(client, needed=by_name)
-        secrets = find_secrets(client, terms, project=self.option("project"), source=source)
+        project = self.option("project")
+        secrets = self.with_cache(client, lambda source: find_secrets(client, terms, project=project, source=source),
+                                  needed=by_name)
         if field == "all":
             return [s.to_dict() for s in secrets]
         return [getattr(s, field) for s in secrets]

@@ -106,6 +106,7 @@ class LookupModule(BWSLookupBase):
     def lookup(self, terms):
         patterns = list(terms or []) + list(self.option("keys") or [])
         client = self.client()
-        found = secrets_dict(client, projects=self.option("project"), patterns=patterns,
-                             on_duplicate=self.option("on_duplicate"), source=self.cached_secrets(client))
+        projects, on_duplicate = self.option("project"), self.option("on_duplicate")
+        found = self.with_cache(client, lambda source: secrets_dict(client, projects=projects, patterns=patterns,
+                                                                    on_duplicate=on_duplicate, source=source))
         return [dict((key, secret.value) for key, secret in found.items())]

@@ -13,8 +13,9 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
-from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError, StateFileError
+from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError, NotFoundError, StateFileError
 from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError
 
 display = Display()
 
@@ -45,13 +46,32 @@ class BWSLookupBase(LookupBase):
         options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
         return connect(options, warn=display.warning)
 
-    def cached_secrets(self, client, needed=True):
-        """Every visible secret from the sync cache, or None when the cache is off or unusable."""
+    def with_cache(self, client, resolve, needed=True):
+        """``resolve(source)``, ``source`` being every visible secret from the sync cache (None
+        when the cache is off or unusable, or not ``needed`` and no cache_ttl).
+
+        A cache answered within cache_ttl, without asking the server, may predate a secret
+        created, renamed or deleted since. So when ``resolve`` cannot find a name or id, or
+        finds one ambiguous, in such an answer, the cache is confirmed with one sync and
+        ``resolve`` runs once more: only then is it an error.
+        """
         ttl = self.option("cache_ttl") or 0
         if not (needed or ttl > 0) or not self.option("cache") or not client.auth.state_file:
-            return None
+            return resolve(None)
+        cache = SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl)
+        source = self._read(cache)
         try:
-            return SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl).secrets()
+            return resolve(source)
+        except (NotFoundError, AmbiguousError):
+            if source is None or cache.requests:  # the server had its say already
+                raise
+        cache.ttl = 0  # ask the server now: "anything new since the cache was synced?"
+        return resolve(self._read(cache))
+
+    @staticmethod
+    def _read(cache):
+        try:
+            return cache.secrets()
         except StateFileError as exc:
             display.warning("%s: continuing without the cache" % exc)
             return None

@@ -141,3 +141,29 @@ def test_corrupt_or_foreign_cache_is_replaced(nrunner, extra, world):
     world.reset()
     assert_ok(nrunner.run(NAMES / "count.yml", extra))  # Production values, which the reader cannot see
     assert _routes(world) == {SYNC: 1}
+
+
+def test_cache_ttl_confirms_a_miss_before_it_is_an_error(nrunner, extra, world):
+    """A cache answering within cache_ttl may predate a secret: a name or id it lacks is checked
+    with one sync (which brings the new secret) before it is an error; a name that exists
+    nowhere still fails, after that one sync."""
+    prod = "b0000000-0000-4000-8000-000000000001"
+    assert_ok(nrunner.run(NAMES / "fresh.yml", dict(extra, term="DB_PASSWORD", want=extra["expect_db_password"])))
+    created = [world.client.create_secret("FRESH_BY_NAME", "fresh-name-value", "", prod).id]
+    try:
+        world.reset()
+        assert_ok(nrunner.run(NAMES / "fresh.yml", dict(extra, term="FRESH_BY_NAME", want="fresh-name-value")))
+        assert _routes(world) == {SYNC: 1}
+        created.append(world.client.create_secret("FRESH_BY_ID", "fresh-id-value", "", prod).id)
+        world.reset()
+        assert_ok(nrunner.run(NAMES / "fresh.yml", dict(extra, term=created[1], want="fresh-id-value")))
+        assert _routes(world) == {SYNC: 1}
+        world.reset()  # the cache, confirmed just now, has both: no request
+        assert_ok(nrunner.run(NAMES / "fresh.yml", dict(extra, term="FRESH_BY_NAME", want="fresh-name-value")))
+        assert _routes(world) == {}
+        world.reset()
+        result = nrunner.run(NAMES / "fresh.yml", dict(extra, term="NOWHERE_TO_BE_FOUND", want="-"))
+        assert result.returncode != 0 and "secret key 'NOWHERE_TO_BE_FOUND': not found" in result.stdout
+        assert _routes(world) == {SYNC: 1}
+    finally:
+        world.client.delete_secrets(created)
