@@ -126,10 +126,8 @@ def find_secrets(client, terms, project=None, source=None):
     terms = [str(t).strip() for t in terms]
     names = [t for t in terms if not is_uuid(t)]
     index = None
-    if source is not None and names:
-        index = SecretIndex(source, client.auth.org_enc_key)
-    elif names:
-        index = SecretIndex(_listing(client, project), client.auth.org_enc_key)
+    if names:  # ids alone need no index: their keys are never decrypted for resolution
+        index = SecretIndex(source if source is not None else _listing(client, project), client.auth.org_enc_key)
     project_ids = index.project_ids(project) if (index is not None and project) else None
     chosen = []
     for term in terms:
