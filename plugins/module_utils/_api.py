@@ -65,6 +65,11 @@ class SecretsManager:
             return resp.json
         raise self._error(resp, what)
 
+    def _write(self, method, path, what, **kwargs):
+        """``_call`` for a create, update or delete: ``wrote`` records that one was sent."""
+        self.wrote = True
+        return self._call(method, path, what, **kwargs)
+
     @staticmethod
     def _error(resp, what):
         body = resp.json if isinstance(resp.json, dict) else {}
@@ -148,9 +153,8 @@ class SecretsManager:
         key, value, note = validate_secret_input(key, value, note)
         pid = check_uuid(project_id, "project id")
         body = self._secret_body(key, value, note, [pid])
-        self.wrote = True
-        raw = self._call("POST", "/organizations/%s/secrets" % self.org_id,
-                         "create secret %r in project %s" % (key, pid), body=body, idempotent=False)
+        raw = self._write("POST", "/organizations/%s/secrets" % self.org_id,
+                          "create secret %r in project %s" % (key, pid), body=body, idempotent=False)
         return Secret.from_api(raw, self._key)
 
     def update_secret(self, secret_id, key, value, note, project_ids):
@@ -161,9 +165,8 @@ class SecretsManager:
         if not pids:
             raise BWSSDKError("update secret %s: a project is required (a machine account cannot hold "
                               "secrets outside projects)" % sid)
-        self.wrote = True
-        raw = self._call("PUT", "/secrets/" + sid, "update secret %s" % sid,
-                         body=self._secret_body(key, value, note, pids))
+        raw = self._write("PUT", "/secrets/" + sid, "update secret %s" % sid,
+                          body=self._secret_body(key, value, note, pids))
         return Secret.from_api(raw, self._key)
 
     def delete_secrets(self, secret_ids):
@@ -178,8 +181,7 @@ class SecretsManager:
         if not ids:
             return []
         what = "delete %s %s" % (kind, ", ".join(ids))
-        self.wrote = True
-        raw = self._call("POST", path, what, body=ids)
+        raw = self._write("POST", path, what, body=ids)
         failed = [(r.get("id"), r.get("error")) for r in _list_data(raw, what) if r.get("error")]
         if failed:
             raise ApiError("%s: %s" % (what, "; ".join("%s: %s" % f for f in failed)))
@@ -196,17 +198,15 @@ class SecretsManager:
 
     def create_project(self, name):
         name = validate_project_name(name)
-        self.wrote = True
-        raw = self._call("POST", "/organizations/%s/projects" % self.org_id, "create project %r" % name,
-                         body={"name": encrypt_text(self._key, name)}, idempotent=False)
+        raw = self._write("POST", "/organizations/%s/projects" % self.org_id, "create project %r" % name,
+                          body={"name": encrypt_text(self._key, name)}, idempotent=False)
         return Project.from_api(raw, self._key)
 
     def update_project(self, project_id, name):
         pid = check_uuid(project_id, "project id")
         name = validate_project_name(name)
-        self.wrote = True
-        raw = self._call("PUT", "/projects/" + pid, "rename project %s" % pid,
-                         body={"name": encrypt_text(self._key, name)})
+        raw = self._write("PUT", "/projects/" + pid, "rename project %s" % pid,
+                          body={"name": encrypt_text(self._key, name)})
         return Project.from_api(raw, self._key)
 
     def delete_projects(self, project_ids):

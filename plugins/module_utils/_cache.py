@@ -61,6 +61,7 @@ class SecretsCache:
         self.lock_timeout = lock_timeout
         self.key = client.auth.client_token.encryption_key
         self.requests = 0
+        self._seen = None  # the file's identity when last read (see _save)
 
     def secrets(self):
         """[Secret] with values; raises StateFileError if the cache cannot be used at all.
@@ -115,6 +116,7 @@ class SecretsCache:
         return doc
 
     def _load(self):
+        self._seen = _identity(self.path)  # taken first: a file replaced meanwhile looks changed
         doc = load_encrypted_json(self.path, self.key, "the cache file")
         if not isinstance(doc, dict) or doc.get("version") != CACHE_VERSION:
             return None
@@ -127,15 +129,31 @@ class SecretsCache:
         return doc
 
     def _save(self, doc):
+        """Write ``doc``, unless the file changed since ``_load`` read it: another process wrote a
+        cache as fresh, or a module's write discarded it while this process, reading without the
+        lock, was fetching what may predate that write. Either way, skipping only costs a request."""
         try:
             with dir_lock(self.directory, self.lock_timeout):  # re-entrant: often held already
+                if _identity(self.path) != self._seen:
+                    return
                 save_encrypted_json(self.path, self.key, doc)
+                self._seen = _identity(self.path)
         except StateFileError:
             pass  # an unwritable cache only costs requests next time
 
     def _decoded(self, doc):
         key = self.client.auth.org_enc_key
         return [Secret.from_api(raw, key) for raw in doc["secrets"]]
+
+
+def _identity(path):
+    """(inode, mtime) of the file at ``path``, None when there is none: files are replaced by
+    rename, so any write or removal changes it."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
 
 
 def _parse_time(text):

@@ -23,7 +23,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import StateFi
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
-from relsupport import (GET_BY_IDS, LOGIN, ROOT, SYNC, integration_runner_class, options, plain, routes,
+from relsupport import (GET_BY_IDS, LOGIN, PROD, ROOT, SYNC, integration_runner_class, options, plain, routes,
                         start_workers, stop, visible, wait_for, workers_result)
 
 CACHE_SUFFIX = ".bws-secrets-cache"
@@ -383,3 +383,28 @@ def test_a_write_discards_the_cache_only_under_the_lock(emu, tmp_path):
     discard(client.auth.state_file)
     assert not os.path.exists(cache) and os.path.exists(client.auth.state_file)
     discard(client.auth.state_file)  # nothing to remove: nothing to do
+
+
+def test_a_cache_fetched_across_a_discard_is_not_saved(emu, tmp_path):
+    """A lookup with ttl 0 reads the cache and asks the sync endpoint without the lock. If a
+    module's write discards the cache while that answer is on its way, what the lookup fetched
+    may predate the write: it is used, but not saved over the discard."""
+    state_dir = str(tmp_path / "state")
+    client = connect(options(emu, state_dir))
+    cache = cache_path(client.auth.state_file)
+    SecretsCache(client, cache).secrets()
+    connect(options(emu)).create_secret("FETCHED_ACROSS", "v", "", PROD)  # so the next sync brings data
+    emu.faults({"latency_ms": 1500})
+    emu.reset()  # the counters: the sync below is counted when it arrives, answered 1.5 s later
+    got = []
+    reader = threading.Thread(target=lambda: got.append(SecretsCache(client, cache).secrets()))
+    reader.start()
+    try:
+        assert wait_for(lambda: routes(emu).get(SYNC), 10), "the sync request never arrived"
+        discard(client.auth.state_file)  # as a module does after its write
+    finally:
+        reader.join(30)
+        emu.faults({})
+    assert "FETCHED_ACROSS" in [s.key for s in got[0]]  # the answer served the lookup...
+    assert not os.path.exists(cache)  # ...but did not recreate the cache the write discarded
+    assert len(SecretsCache(client, cache).secrets()) == len(got[0]) and os.path.exists(cache)  # refilled
