@@ -148,7 +148,7 @@ def bench_by_name(client, emu, world, rounds=5):
         profiler = cProfile.Profile()
         profiler.runcall(lookup, True)
         results["cache_ttl=60, warm (no request)"] = timed(lambda: lookup(True, ttl=60), rounds)
-        results["cache=false (list + get-by-ids)"] = timed(lambda: lookup(False), rounds)
+        results["cache=false (one full sync, kept nowhere)"] = timed(lambda: lookup(False), rounds)
         results[BY_ID_TTL] = timed(lambda: lookup(True, ttl=60, term=sid), rounds)
     finally:
         shutil.rmtree(state, ignore_errors=True)

@@ -18,7 +18,8 @@ description:
   - Any number of ids cost one API request (C(POST /secrets/get-by-ids)), plus one login only
     when no valid state file exists. Decryption happens locally, in pure Python.
   - Key names are resolved against the sync cache (one small C(sync) request, or none within
-    O(cache_ttl)), or with O(cache=false) against one list request, however many names.
+    O(cache_ttl)), or with O(cache=false) against one full C(sync) request kept nowhere,
+    however many names.
   - A key name held by several secrets is an error naming their projects; set O(project) to choose.
   - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
 requirements:

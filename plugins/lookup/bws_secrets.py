@@ -15,8 +15,8 @@ author:
 description:
   - Returns one dictionary mapping key to value of every secret visible to the machine account in
     the given projects (or in all its projects), ready for C(environment:) or a C(.env) template.
-  - Costs one small C(sync) request with the cache (the default), or one list request plus one
-    C(get-by-ids) request without it.
+  - Costs one small C(sync) request with the cache (the default), or one full C(sync) request,
+    kept nowhere, without it.
   - Values are returned as unsafe text, so a secret containing C({{ }}) is never templated.
 notes:
   - When the dictionary is used as a task's C(environment), ansible-core itself shows that

@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, bws.secrets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names to ids: projects by id or name, secrets by key name, from lists already fetched.
+"""Names to ids: projects by id or name, secrets by key name, in one request at most.
 
-Nothing here sends a request: callers fetch one list (secrets of the organization or of a
-project, or the projects) and resolve every name against it.
+``match_project`` resolves against a project list the caller fetched. The secret finders
+take a ``source`` (every visible secret with its value, e.g. the sync cache) and then send
+nothing; without one, key names cost one sync request (every visible secret, values
+included, kept nowhere) and ids alone one get-by-ids.
 """
 
 from __future__ import absolute_import, division, print_function, annotations
@@ -110,24 +112,25 @@ def _scope(project):
     return "project %r" % project if project else "the secrets visible to this machine account"
 
 
-def _listing(client, project):
-    """One list request: the project's secrets when ``project`` is an id, else the organization's."""
-    if project and is_uuid(project):
-        return client.list_secrets(project_id=project)
-    return client.list_secrets()
+def _everything(client):
+    """Every secret visible to the machine account, values included, in one request (sync):
+    a lookup by names then costs one request however many names, as with the cache."""
+    return client.sync()[1] or []
 
 
 def find_secrets(client, terms, project=None, source=None):
     """Secrets for terms that are ids or key names, in term order.
 
     With ``source`` (secrets with values, e.g. from the sync cache) no request is sent.
-    Otherwise key names cost one list request in all, and the values one get-by-ids.
+    Otherwise key names cost one sync request in all, and ids alone one get-by-ids.
     """
     terms = [str(t).strip() for t in terms]
     names = [t for t in terms if not is_uuid(t)]
     index = None
     if names:  # ids alone need no index: their keys are never decrypted for resolution
-        index = SecretIndex(source if source is not None else _listing(client, project), client.auth.org_enc_key)
+        if source is None:
+            source = _everything(client)
+        index = SecretIndex(source, client.auth.org_enc_key)
     project_ids = index.project_ids(project) if (index is not None and project) else None
     chosen = []
     for term in terms:
@@ -150,14 +153,11 @@ ON_DUPLICATE = ("error", "first", "last")
 
 def secrets_dict(client, projects=None, patterns=None, on_duplicate="error", source=None):
     """{key: Secret} of the secrets in ``projects`` (ids or names; all when empty) whose key
-    matches one of the glob ``patterns`` (all when empty)."""
+    matches one of the glob ``patterns`` (all when empty); without ``source``, one sync request."""
     if on_duplicate not in ON_DUPLICATE:
         raise BWSSDKError("on_duplicate must be one of %s" % ", ".join(ON_DUPLICATE))
     projects = [p for p in (projects or []) if p]
-    if source is not None:
-        index = SecretIndex(source, client.auth.org_enc_key)
-    else:
-        index = SecretIndex(_listing(client, projects[0] if len(projects) == 1 else None), client.auth.org_enc_key)
+    index = SecretIndex(source if source is not None else _everything(client), client.auth.org_enc_key)
     selected = index.secrets
     if projects:
         wanted = []
@@ -166,8 +166,6 @@ def secrets_dict(client, projects=None, patterns=None, on_duplicate="error", sou
         selected = index.in_projects(wanted)
     if patterns:
         selected = [s for s in selected if any(fnmatch.fnmatchcase(s.key, p) for p in patterns)]
-    if source is None and selected:
-        selected = client.get_secrets([s.id for s in selected])
     result, seen = {}, {}
     for secret in sorted(selected, key=lambda s: (s.creation_date or "", s.id)):
         if secret.key in result:

@@ -93,6 +93,10 @@ SHARED = {
                 'Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they cost '
                 'one C(get-by-ids) request.'
             ),
+            (
+                'With V(false), a lookup by key name fetches every secret visible to the machine account in '
+                'one full C(sync) request and keeps nothing.'
+            ),
         ],
         'env': [
             {'name': 'BWS_CACHE'},

@@ -50,10 +50,16 @@ def test_names_mixed_ambiguous_unknown_and_projects(nrunner, extra):
     assert "rescued=3" in result.stdout and "failed=0" in result.stdout
 
 
-def test_names_without_cache_cost_one_list_and_one_get(nrunner, extra, world):
+def _cache_files(runner):
+    return [name for name in os.listdir(runner.state_dir) if name.endswith(".bws-secrets-cache")]
+
+
+def test_names_without_cache_cost_one_sync_kept_nowhere(nrunner, extra, world):
+    """Five names, project by name, cache=false: one full sync holds names and values alike."""
     result = nrunner.run(NAMES / "count.yml", extra, env={"BWS_CACHE": "false"})
     assert_ok(result)
-    assert _routes(world) == {LOGIN: 1, "GET /organizations/{org}/secrets": 1, "POST /secrets/get-by-ids": 1}
+    assert _routes(world) == {LOGIN: 1, SYNC: 1}
+    assert _cache_files(nrunner) == []
 
 
 def test_bws_secrets_dict_and_environment(nrunner, extra):
@@ -63,7 +69,12 @@ def test_bws_secrets_dict_and_environment(nrunner, extra):
 
 
 def test_bws_secrets_without_cache(nrunner, extra, world):
+    """Each evaluation of the dict lookup is one full sync, whatever the projects and keys."""
     assert_ok(nrunner.run(DICT / "dict.yml", extra, env={"BWS_CACHE": "false"}))
+    routes = _routes(world)
+    assert set(routes) == {LOGIN, SYNC}
+    assert routes[LOGIN] == 1
+    assert _cache_files(nrunner) == []
 
 
 def test_fifty_hosts_forks_ten(nrunner, extra, world):

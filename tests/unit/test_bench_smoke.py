@@ -85,7 +85,7 @@ def test_targets_pass_and_miss():
     assert set(verdicts.values()) == {"PASS"}
     missed = report.targets({"groups": [_group(max_logins=1, cpu_ratio=2.0, max_api_per_lookup=2.0)]})
     assert [t for t, _unused, v in missed if v == "MISS"] == [
-        "One API request per host-lookup, whatever the number of secrets (ids; names with the cache)",
+        "One API request per host-lookup, whatever the number of secrets (every variant)",
         "0 logins warm",
         "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (every variant, default settings)"]
 
