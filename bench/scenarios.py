@@ -120,8 +120,8 @@ def plan(quick, reps):
                 Group(HEADLINE, 20, (ID_WARM, ID_WARM_PRELOAD), reps),
                 Group(HEADLINE, 0, (ID_WARM, ID_WARM_SYSTEM, ID_WARM_BUNDLE), reps, tls=True)]
     shapes = (Shape(1, 1, 5), Shape(1, 10, 5), Shape(20, 1, 5), HEADLINE, Shape(50, 5, 10))
-    # a per-host figure is the difference of two medians over many hosts: the groups it is judged
-    # on get at least PER_HOST_REPS repetitions (one run's CPU varies by 10-15% on a busy machine)
+    # a per-host figure is a small difference of two plays' totals divided by many hosts: the groups
+    # it is judged on get at least PER_HOST_REPS repetitions (one run's CPU varies by 10-15% on a busy machine)
     many = max(reps, PER_HOST_REPS)
     groups = [Group(s, 0, ALL_VARIANTS, many) if s == HEADLINE
               else Group(s, 0, ZERO_LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
@@ -296,12 +296,17 @@ def _num(value):
 
 
 def summarize(group):
-    """Medians per subject, ratios to the baseline, and the request counts of each run."""
+    """Medians per subject, ratios to the baseline, and the request counts of each run.
+
+    CPU over the baseline per host-lookup is the median, over the repetitions, of each run's CPU
+    minus the baseline's of the same repetition (run just before it, interleaved): a drift of
+    the machine's speed during the group then cancels instead of adding to the difference.
+    """
     base = group.runs[BASELINE]
     base_wall, base_cpu = median([r["wall"] for r in base]), median([r["cpu"] for r in base])
     rows = [{"subject": BASELINE, "wall": base_wall, "cpu": base_cpu, "wall_ratio": 1.0, "cpu_ratio": 1.0,
              "cpu_over_ms": 0.0, "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
-             "variant": None}]
+             "cpu_runs": [r["cpu"] for r in base], "variant": None}]
     for variant in group.variants:
         runs = group.runs[variant.name]
         wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
@@ -314,7 +319,8 @@ def summarize(group):
         rows.append({
             "subject": variant.name, "variant": variant, "wall": wall, "cpu": cpu,
             "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
-            "cpu_over_ms": (cpu - base_cpu) * 1000.0 / group.shape.hosts,
+            "cpu_over_ms": median([r["cpu"] - b["cpu"] for r, b in zip(runs, base)]) * 1000.0 / group.shape.hosts,
+            "cpu_runs": [r["cpu"] for r in runs],
             "routes": routes, "requests": median(totals), "logins": median(logins),
             "max_requests": max(totals), "max_logins": max(logins),
             "max_api_per_lookup": max(t - l for t, l in zip(totals, logins)) / group.shape.hosts,

@@ -99,3 +99,18 @@ def test_preload_rows_are_judged_apart():
                     "default settings)"] == "MISS"
     assert verdicts["CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, with the "
                     "`bws.secrets.preload` callback)"] == "PASS"
+
+
+def test_cpu_over_the_baseline_pairs_each_run_with_its_repetitions_baseline():
+    """The machine's speed drifts between repetitions (2, 4, 9 s for the baseline); ours costs
+    0.5 s more in each, except once 2 s more. Paired: 0.5 s, 25 ms per host of 20 (a difference of
+    medians would say 100 ms)."""
+    group = scenarios.Group(scenarios.Shape(20, 5, 5), 0, (scenarios.ID_WARM,), 3)
+    ours = [2.5, 6.0, 9.5]
+    group.runs = {scenarios.BASELINE: [{"wall": 1.0, "cpu": c, "routes": {}} for c in (2.0, 4.0, 9.0)],
+                  scenarios.ID_WARM.name: [{"wall": 1.0, "cpu": c, "routes": {"POST /secrets/get-by-ids": 20}}
+                                           for c in ours]}
+    row = scenarios.summarize(group)[1]
+    assert row["cpu_over_ms"] == pytest.approx(25.0)
+    assert row["cpu_ratio"] == pytest.approx(6.0 / 4.0)  # the ratios stay ratios of medians
+    assert row["cpu_runs"] == ours
