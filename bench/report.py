@@ -170,6 +170,7 @@ def _profile_section(prof):
             "`ansible.builtin.env`, and importing `http.client` and `ssl`, which any HTTPS client needs, %.1f ms; "
             "issue 6 allows %g ms over the baseline for everything." % (
                 first["docs_stub_cpu_ms"] - first["env_cpu_ms"], first["imports_ms"]["http.client"], BUDGET_MS), ""]
+    out += _worker_steps(prof["probes"])
     worker = prof["worker"]
     steps = [(name, "%.1f" % ms) for name, ms in worker["steps"]]
     steps.append(("**in all**", "**%.1f**" % worker["total_ms"]))
@@ -195,6 +196,25 @@ def _profile_section(prof):
     out += ["cProfile of loading and running the lookup once, top functions by self time (the profiler inflates "
             "small calls):", "", _table(("function", "calls", "self ms", "cumulative ms"), top), ""]
     return out
+
+
+def _worker_steps(probes):
+    """The lookup done one step at a time inside real workers (bench_steps), per probed variant."""
+    probes = [p for p in probes if p.get("steps")]
+    if not probes:
+        return []
+    rows = []
+    for i, step in enumerate(probes[0]["steps"]):
+        rows.append([step["step"]] + ["%.1f (%d)" % (p["steps"][i]["cpu_ms"], p["steps"][i]["minor_faults"])
+                                      for p in probes])
+    rows.append(["**in all, the second run excepted**"] + ["**%.1f (%d)**" % (
+        sum(s["cpu_ms"] for s in p["steps"][:-1]), sum(s["minor_faults"] for s in p["steps"][:-1])) for p in probes])
+    had = probes[0].get("steps_had") or []
+    return ["The same lookup done one step at a time inside real forked workers (`bench_steps` in `probe.yml`; "
+            "the standard library's transport first, so that what follows is ours and Ansible's), CPU ms and "
+            "minor page faults, medians over the hosts%s:" % (
+                "; the workers had %s loaded already" % ", ".join("`%s`" % n for n in had) if had else ""), "",
+            _table(["step"] + ["%s: CPU ms (page faults)" % p["variant"] for p in probes], rows), ""]
 
 
 def _http_cost(prof, lib):

@@ -114,3 +114,14 @@ def test_cpu_over_the_baseline_pairs_each_run_with_its_repetitions_baseline():
     assert row["cpu_over_ms"] == pytest.approx(25.0)
     assert row["cpu_ratio"] == pytest.approx(6.0 / 4.0)  # the ratios stay ratios of medians
     assert row["cpu_runs"] == ours
+
+
+def test_worker_steps_table_sums_all_but_the_second_run():
+    steps = [{"step": "import ssl", "cpu_ms": 8.0, "minor_faults": 400},
+             {"step": "the lookup runs", "cpu_ms": 3.0, "minor_faults": 100},
+             {"step": "the same lookup again", "cpu_ms": 2.0, "minor_faults": 60}]
+    text = "\n".join(report._worker_steps([{"variant": "id, warm", "steps": steps, "steps_had": ["_ssl"]}]))
+    assert "| import ssl | 8.0 (400) |" in text
+    assert "| **in all, the second run excepted** | **11.0 (500)** |" in text
+    assert "had `_ssl` loaded already" in text
+    assert report._worker_steps([{"variant": "id, warm"}]) == []  # results from before the step probe
