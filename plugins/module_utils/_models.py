@@ -76,12 +76,12 @@ def _project_refs(raw, what):
 
 
 class Secret:
-    """A secret. Key, value and note are decrypted on first access (value and note are None when
-    the server sent none, as in list results): a lookup by id among the thousands of secrets of
-    the sync cache decrypts only those it returns."""
+    """A secret. Key, value and note are decrypted, and its projects read, on first access (value
+    and note are None when the server sent none, as in list results): a lookup by id among the
+    thousands of secrets of the sync cache does that only for those it returns."""
 
-    __slots__ = ("id", "organization_id", "creation_date", "revision_date", "project_refs",
-                 "project_ids", "project_id", "_raw", "_org_key", "_key", "_value", "_note")
+    __slots__ = ("id", "organization_id", "creation_date", "revision_date",
+                 "_raw", "_org_key", "_key", "_value", "_note", "_refs", "_pids")
 
     @classmethod
     def from_api(cls, raw, key):
@@ -91,13 +91,32 @@ class Secret:
         self.id = _field(raw, "id", "a secret")
         self.organization_id = raw.get("organizationId")
         _field(raw, "key", "secret " + self.id)
-        self.project_refs = _project_refs(raw, "secret " + self.id)
-        self.project_ids = [ref[0] for ref in self.project_refs]
-        self.project_id = self.project_ids[0] if self.project_ids else None
         self.creation_date = raw.get("creationDate")
         self.revision_date = raw.get("revisionDate")
         self._raw, self._org_key, self._key, self._value, self._note = raw, key, _UNSET, _UNSET, _UNSET
+        self._refs = self._pids = None
         return self
+
+    def _read_projects(self):
+        if self._refs is None:
+            refs = _project_refs(self._raw, "secret " + self.id)
+            self._refs, self._pids = refs, [ref[0] for ref in refs]
+
+    @property
+    def project_refs(self):
+        """[(project id, encrypted project name or None)], as the server sent them."""
+        self._read_projects()
+        return self._refs
+
+    @property
+    def project_ids(self):
+        self._read_projects()
+        return self._pids
+
+    @property
+    def project_id(self):
+        ids = self.project_ids
+        return ids[0] if ids else None
 
     @property
     def key(self):

@@ -33,7 +33,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import (
     ApiError, BWSSDKError, CryptoError, InvalidTokenError, RateLimitedError)
 from ansible_collections.bws.secrets.plugins.module_utils._models import Project, Secret
 from ansible_collections.bws.secrets.plugins.module_utils._region import Region
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import SecretIndex
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import SecretIndex, find_secrets
 from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
@@ -387,6 +387,21 @@ def test_secret_from_api_documented_shapes(raw):
 @example(raw={"id": "a", "key": encrypt_text(ORG_KEY, "K"), "projects": [{"id": ["x"]}]})
 def test_secret_from_api_arbitrary_input(raw):
     _only_ours(_use_secret, raw)
+
+
+def test_a_malformed_projects_field_stands_only_in_its_own_secrets_way():
+    """Projects are read on first access: among the secrets of a sync, a lookup by id gets
+    another secret, and the malformed one is refused once its projects are read."""
+    good_id, bad_id, pid = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    good = {"id": good_id, "key": encrypt_text(ORG_KEY, "K"), "value": encrypt_text(ORG_KEY, "v"),
+            "projects": [{"id": pid, "name": None}]}
+    bad = {"id": bad_id, "key": encrypt_text(ORG_KEY, "K2"), "value": encrypt_text(ORG_KEY, "w"), "projects": 5}
+    source = [Secret.from_api(raw, ORG_KEY) for raw in (bad, good)]
+    (found,) = find_secrets(None, [good_id], source=source)
+    assert (found.value, found.project_id, found.project_ids) == ("v", pid, [pid])
+    (refused,) = find_secrets(None, [bad_id], source=source)
+    with pytest.raises(ApiError, match="secret %s has a malformed 'projects' field" % bad_id):
+        refused.to_dict()
 
 
 @fast
