@@ -30,6 +30,8 @@ except ImportError:  # pragma: no cover - reported by the plugins with install a
 else:
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
+    _SHA256 = hashes.SHA256()  # algorithm descriptors, stateless: made once, not per value
+    _PKCS7 = padding.PKCS7(128)
 
 ENC_TYPE_AES_CBC_256_HMAC_SHA256 = 2
 _IV_LEN = 16
@@ -103,15 +105,15 @@ def derive_access_token_key(key16):
     """
     if len(key16) != 16:
         raise CryptoError("the access token key must be 16 bytes, got %d" % len(key16))
-    mac = hmac.HMAC(_TOKEN_KEY_SALT, hashes.SHA256())
+    mac = hmac.HMAC(_TOKEN_KEY_SALT, _SHA256)
     mac.update(bytes(key16))
     prk = mac.finalize()
-    okm = HKDFExpand(algorithm=hashes.SHA256(), length=64, info=_TOKEN_KEY_INFO).derive(prk)
+    okm = HKDFExpand(algorithm=_SHA256, length=64, info=_TOKEN_KEY_INFO).derive(prk)
     return SymmetricCryptoKey.from_bytes(okm)
 
 
 def _mac(key, iv, ciphertext):
-    mac = hmac.HMAC(key.mac_key, hashes.SHA256())
+    mac = hmac.HMAC(key.mac_key, _SHA256)
     mac.update(iv)
     mac.update(ciphertext)
     return mac.finalize()
@@ -165,7 +167,7 @@ class EncString:
                 "%s failed its integrity check (MAC mismatch): wrong key or tampered data" % what)
         decryptor = Cipher(algorithms.AES(key.enc_key), modes.CBC(self.iv)).decryptor()
         padded = decryptor.update(self.data) + decryptor.finalize()
-        unpadder = padding.PKCS7(128).unpadder()
+        unpadder = _PKCS7.unpadder()
         try:
             return unpadder.update(padded) + unpadder.finalize()
         except ValueError:
@@ -177,7 +179,7 @@ class EncString:
         if isinstance(plaintext, str):
             plaintext = plaintext.encode("utf-8")
         iv = os.urandom(_IV_LEN)
-        padder = padding.PKCS7(128).padder()
+        padder = _PKCS7.padder()
         padded = padder.update(plaintext) + padder.finalize()
         encryptor = Cipher(algorithms.AES(key.enc_key), modes.CBC(iv)).encryptor()
         data = encryptor.update(padded) + encryptor.finalize()
