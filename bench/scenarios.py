@@ -216,13 +216,22 @@ class Runner:
         client.http.close()
 
     def run(self, playbook, shape, by, env):
+        """Run a play, measured; ``measured.controller`` is the CPU of ansible-playbook's own
+        process (the bench_controller callback), the rest of ``measured.children`` its workers'."""
         cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.inventory(shape.hosts)),
                str(PLAYBOOKS / playbook), "-e", "@%s" % self.extravars(shape.secrets, by),
                "--forks", str(shape.forks)]
+        out = self.workdir / "controller.json"
+        enabled = [name for name in (env.get("ANSIBLE_CALLBACKS_ENABLED"), "bench_controller") if name]
+        env = dict(env, ANSIBLE_CALLBACK_PLUGINS=str(PLAYBOOKS / "callback_plugins"),
+                   ANSIBLE_CALLBACKS_ENABLED=",".join(enabled), BENCH_CONTROLLER_OUT=str(out))
+        if out.exists():
+            out.unlink()
         self.emu.reset()
         with Measure() as measured:
             proc = subprocess.run(cmd, env=env, cwd=str(self.workdir), stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
+        measured.controller = json.loads(out.read_text())["cpu"] if out.exists() else None
         return proc, measured
 
     def run_subject(self, group, subject):
@@ -236,7 +245,9 @@ class Runner:
             proc, measured = self.run("bws.yml", group.shape, subject.by, env)
         validate_run(proc.returncode, proc.stdout, group.shape.hosts)
         routes = self.emu.stats()["routes"]
-        return {"wall": measured.wall, "cpu": measured.children, "routes": routes}
+        if measured.controller is None:
+            raise BenchError("the bench_controller callback recorded nothing")
+        return {"wall": measured.wall, "cpu": measured.children, "controller": measured.controller, "routes": routes}
 
     def run_group(self, group):
         self.emu.faults({"latency_ms": group.latency_ms} if group.latency_ms else {})
@@ -295,6 +306,13 @@ def _num(value):
     return "%d" % value if float(value).is_integer() else "%.1f" % value
 
 
+def _paired_over_ms(runs, base, key, hosts):
+    """Median over the repetitions of run[key] - baseline[key], in ms per host (None if unmeasured)."""
+    if any(r.get(key) is None for r in list(runs) + list(base)):
+        return None
+    return median([r[key] - b[key] for r, b in zip(runs, base)]) * 1000.0 / hosts
+
+
 def summarize(group):
     """Medians per subject, ratios to the baseline, and the request counts of each run.
 
@@ -306,7 +324,7 @@ def summarize(group):
     base_wall, base_cpu = median([r["wall"] for r in base]), median([r["cpu"] for r in base])
     rows = [{"subject": BASELINE, "wall": base_wall, "cpu": base_cpu, "wall_ratio": 1.0, "cpu_ratio": 1.0,
              "cpu_over_ms": 0.0, "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
-             "cpu_runs": [r["cpu"] for r in base], "variant": None}]
+             "controller_over_ms": 0.0, "cpu_runs": [r["cpu"] for r in base], "variant": None}]
     for variant in group.variants:
         runs = group.runs[variant.name]
         wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
@@ -319,8 +337,9 @@ def summarize(group):
         rows.append({
             "subject": variant.name, "variant": variant, "wall": wall, "cpu": cpu,
             "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
-            "cpu_over_ms": median([r["cpu"] - b["cpu"] for r, b in zip(runs, base)]) * 1000.0 / group.shape.hosts,
+            "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
             "cpu_runs": [r["cpu"] for r in runs],
+            "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
             "routes": routes, "requests": median(totals), "logins": median(logins),
             "max_requests": max(totals), "max_logins": max(logins),
             "max_api_per_lookup": max(t - l for t, l in zip(totals, logins)) / group.shape.hosts,

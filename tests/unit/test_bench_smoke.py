@@ -125,3 +125,19 @@ def test_worker_steps_table_sums_all_but_the_second_run():
     assert "| **in all, the second run excepted** | **11.0 (500)** |" in text
     assert "had `_ssl` loaded already" in text
     assert report._worker_steps([{"variant": "id, warm"}]) == []  # results from before the step probe
+
+
+def test_the_controllers_share_is_paired_like_the_whole():
+    group = scenarios.Group(scenarios.Shape(20, 5, 5), 0, (scenarios.ID_WARM,), 3)
+    group.runs = {scenarios.BASELINE: [{"wall": 1.0, "cpu": c, "controller": k, "routes": {}}
+                                       for c, k in ((2.0, 1.0), (4.0, 2.0), (9.0, 5.0))],
+                  scenarios.ID_WARM.name: [{"wall": 1.0, "cpu": c, "controller": k,
+                                            "routes": {"POST /secrets/get-by-ids": 20}}
+                                           for c, k in ((2.5, 1.2), (6.0, 3.0), (9.5, 5.2))]}
+    row = scenarios.summarize(group)[1]
+    assert row["cpu_over_ms"] == pytest.approx(25.0)
+    assert row["controller_over_ms"] == pytest.approx(10.0)  # 0.2 s in two repetitions of three, 20 hosts
+    text = report._scenario_table(report.group_result(group, scenarios.summarize(group)))
+    assert "| 25.0 (10.0) |" in text
+    del group.runs[scenarios.ID_WARM.name][0]["controller"]  # results from before the callback
+    assert scenarios.summarize(group)[1]["controller_over_ms"] is None
