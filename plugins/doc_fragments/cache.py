@@ -35,6 +35,27 @@ options:
         delegated to C(localhost)).
     type: int
     default: 0
+  share_across_hosts:
+    description:
+      - Hosts running the same task share one answer from the server. Ansible evaluates a
+        lookup once per host, each in its own worker process; the first of a task to ask
+        sends the request, and the others, asking the same question (same terms and options),
+        wait for its answer and send nothing. A task over 100 hosts then costs one request
+        instead of 100, and every host gets the same value.
+      - The answer is kept, encrypted like the cache, in
+        C(<state_dir>/<token id>.bws-secrets-task-<controller pid>-<hash>) (0600). It is never
+        used by another task, another batch of a play with C(serial), or another run of the
+        playbook, nor after a minute, nor by the host that asked (asking again in the same task
+        asks the server); writes by this collection's modules with the same token and
+        O(state_dir) remove it, and files older than ten minutes or of a finished run are
+        removed by the next task.
+      - A secret not found, or a key name held by several secrets, is an answer too; the other
+        hosts get the same error without asking.
+      - Needs O(cache) and O(use_state_file), and a batch of more than one host. It relies on
+        how ansible-core runs tasks in worker processes (tested with ansible-core 2.16 to
+        2.21); where that cannot be read, every host asks the server, as with V(false).
+    type: bool
+    default: true
 """
 
     PLUGINS = r"""
@@ -55,4 +76,12 @@ options:
         key: cache_ttl
     vars:
       - name: bws_cache_ttl
+  share_across_hosts:
+    env:
+      - name: BWS_SHARE_ACROSS_HOSTS
+    ini:
+      - section: bws_secrets
+        key: share_across_hosts
+    vars:
+      - name: bws_share_across_hosts
 """

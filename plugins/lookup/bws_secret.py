@@ -128,8 +128,8 @@ class LookupModule(BWSLookupBase):
         client = self.client()
         by_name = any(not is_uuid(term) for term in terms)
         project = self.option("project")
-        secrets = self.with_cache(client, lambda source: find_secrets(client, terms, project=project, source=source),
-                                  needed=by_name)
+        secrets = self.shared(client, ["bws_secret", [str(term) for term in terms], project], lambda: self.with_cache(
+            client, lambda source: find_secrets(client, terms, project=project, source=source), needed=by_name))
         if field == "all":
             return [s.to_dict() for s in secrets]
         return [getattr(s, field) for s in secrets]

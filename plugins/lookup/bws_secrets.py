@@ -107,6 +107,7 @@ class LookupModule(BWSLookupBase):
         patterns = list(terms or []) + list(self.option("keys") or [])
         client = self.client()
         projects, on_duplicate = self.option("project"), self.option("on_duplicate")
-        found = self.with_cache(client, lambda source: secrets_dict(client, projects=projects, patterns=patterns,
-                                                                    on_duplicate=on_duplicate, source=source))
-        return [dict((key, secret.value) for key, secret in found.items())]
+        found = self.shared(client, ["bws_secrets", projects, patterns, on_duplicate], lambda: list(self.with_cache(
+            client, lambda source: secrets_dict(client, projects=projects, patterns=patterns, on_duplicate=on_duplicate,
+                                                source=source)).values()))
+        return [dict((secret.key, secret.value) for secret in found)]

@@ -97,6 +97,11 @@ class Secret:
         self._refs = self._pids = None
         return self
 
+    @property
+    def raw(self):
+        """The secret as the server sent it (key, value and note encrypted)."""
+        return self._raw
+
     def _read_projects(self):
         if self._refs is None:
             refs = _project_refs(self._raw, "secret " + self.id)

@@ -22,6 +22,7 @@ from ._errors import ApiError, BWSSDKError, NotFoundError, StateFileError
 from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
+from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
 HIDDEN = "(hidden)"
@@ -77,15 +78,18 @@ class BWSModule(AnsibleModule):
         self.exit_json(**result)
 
     def _after_writes(self):
-        """After a write was sent (even one that failed), drop the lookups' sync cache of this
-        token, so that a lookup with ``cache_ttl`` sees the change at once."""
+        """After a write was sent (even one that failed), drop the lookups' sync cache and the
+        answers shared by the hosts of a task, of this token, so that lookups see the change at
+        once."""
         client = self._client
         if client is None or not client.wrote or not client.auth.state_file:
             return
         try:
             discard_cache(client.auth.state_file)
+            discard_task_answers(client.auth.state_file)
         except StateFileError as exc:
-            self.warn("%s: lookups with cache_ttl may not see this change until it expires" % exc)
+            self.warn("%s: lookups with cache_ttl, or other hosts of a running task, may not see this change "
+                      "until the cache expires or the task ends" % exc)
 
 
 # --- projects ---------------------------------------------------------------------------

@@ -73,19 +73,7 @@ def dir_lock(path, timeout):
     except OSError as exc:
         raise StateFileError("cannot open the state directory %s (%s)" % (path, exc.strerror)) from None
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise StateFileError("cannot lock the state directory %s (%s)" % (path, exc.strerror)) from None
-                if time.monotonic() >= deadline:
-                    raise StateFileError("timed out after %gs waiting for the lock on %s" % (timeout, path)) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        flock_wait(fd, timeout, path)
         _HELD[key] = 1
         _remove_stale_temp_files(path)
         try:
@@ -94,6 +82,25 @@ def dir_lock(path, timeout):
             _HELD.pop(key, None)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def flock_wait(fd, timeout, path, max_delay=0.1):
+    """Take an exclusive flock on ``fd`` (a file or directory at ``path``), waiting at most
+    ``timeout`` seconds (trying again after 5 ms, then twice as long each time, at most
+    ``max_delay``); raise StateFileError when it cannot be had."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise StateFileError("cannot lock %s (%s)" % (path, exc.strerror)) from None
+            if time.monotonic() >= deadline:
+                raise StateFileError("timed out after %gs waiting for the lock on %s" % (timeout, path)) from None
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
 
 
 def _remove_stale_temp_files(directory):

@@ -14,10 +14,16 @@ from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
 from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError, NotFoundError, StateFileError
+from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
 from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
 from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError
+from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
+from ansible_collections.bws.secrets.plugins.plugin_utils._task_scope import current_task
 
 display = Display()
+
+# The errors of a question that every host of a task would get alike, so they are shared too
+_SHARED_ERRORS = {"not_found": NotFoundError, "ambiguous": AmbiguousError}
 
 
 class BWSLookupBase(LookupBase):
@@ -26,6 +32,7 @@ class BWSLookupBase(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
+        self._task_vars = variables or {}
         try:
             result = self.lookup(terms)
         except BWSSDKError as exc:
@@ -67,6 +74,35 @@ class BWSLookupBase(LookupBase):
                 raise
         cache.ttl = 0  # ask the server now: "anything new since the cache was synced?"
         return resolve(self._read(cache))
+
+    def shared(self, client, question, ask):
+        """``ask()`` (a list of Secrets) asked once for all the hosts of a task: the first host's
+        worker asks the server, the others get the same secrets, or the same not-found or
+        ambiguous error, with no request (``share_across_hosts``; module_utils/_task_answers.py).
+        ``question`` (JSON) holds everything besides the task that the answer depends on."""
+        task = current_task() if self.option("share_across_hosts") and self.option("cache") else None
+        batch = getattr(self, "_task_vars", {}).get("ansible_play_batch")
+        if task is None or not client.auth.state_file or (isinstance(batch, list) and len(batch) < 2):
+            return ask()  # a play over one host has no one to share with
+
+        def asked():
+            try:
+                return {"secrets": [secret.raw for secret in ask()]}
+            except NotFoundError as exc:
+                return {"error": "not_found", "message": str(exc)}
+            except AmbiguousError as exc:
+                return {"error": "ambiguous", "message": str(exc)}
+
+        answers = TaskAnswers(client.auth.state_file, client.auth.client_token.encryption_key, *task)
+        # the batch too: with ``serial``, later batches run the task again, later
+        got = answers.answer([client.api_url, sorted(str(host) for host in batch or [])] + list(question), asked)
+        if not isinstance(got, dict) or not isinstance(got.get("secrets", []), list):
+            return ask()
+        if got.get("error") in _SHARED_ERRORS:
+            error = _SHARED_ERRORS[got["error"]]
+            raise error(got["message"], status=404) if error is NotFoundError else error(got["message"])
+        key = client.auth.org_enc_key
+        return [Secret.from_api(raw, key) for raw in got["secrets"]]
 
     @staticmethod
     def _read(cache):

@@ -21,6 +21,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsC
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import decrypt_text, encrypt_text
 from ansible_collections.bws.secrets.plugins.module_utils._errors import StateFileError
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+from ansible_collections.bws.secrets.plugins.module_utils._task_answers import ANSWER_INFIX
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
 from relsupport import (GET_BY_IDS, LOGIN, PROD, ROOT, SYNC, integration_runner_class, options, plain, routes,
@@ -153,12 +154,19 @@ def _launch(emu, vectors, state_dir, tmp_path, count, label):
     return proc, str(ready), go, [jobs[i % 2][3] for i in range(count)]
 
 
-def _final_listing_is_clean(state_dir, token, with_cache=True):
+def _final_listing_is_clean(state_dir, token, with_cache=True, answers=0):
+    """Only the state file, the cache and ``answers`` shared answers (each decrypting under the
+    token key) are left: no temp file, no lock file, nothing else."""
     want = {token.access_token_id} | ({token.access_token_id + CACHE_SUFFIX} if with_cache else set())
-    assert set(os.listdir(state_dir)) == want  # no temp file, no lock file, nothing else
+    names = set(os.listdir(state_dir))
+    shared = set(n for n in names if n.startswith(token.access_token_id + ANSWER_INFIX))
+    assert names - shared == want and len(shared) == answers
     assert stat.S_IMODE(os.stat(state_dir).st_mode) == 0o700
-    for name in want:
+    for name in want | shared:
         assert stat.S_IMODE(os.lstat(os.path.join(state_dir, name)).st_mode) == 0o600
+    for name in shared:
+        with open(os.path.join(state_dir, name)) as handle:
+            assert json.loads(decrypt_text(token.encryption_key, handle.read()))["answer"]["secrets"]
 
 
 def test_32_processes_one_empty_state_dir(emu, vectors, tmp_path):
@@ -253,24 +261,30 @@ def test_killed_lock_holder_does_not_block_the_others(emu, vectors, tmp_path):
     _final_listing_is_clean(state_dir, token)
 
 
-def test_fifty_hosts_forks_25_log_in_once(emu, vectors, collections_path, tmp_path):
-    """A play over 50 hosts with forks 25, by id and by name: one login for the whole play."""
+@pytest.mark.parametrize("share", [True, False])
+def test_fifty_hosts_forks_25_log_in_once(emu, vectors, collections_path, tmp_path, share):
+    """A play over 50 hosts with forks 25, by id and by name: one login for the whole play.
+    Sharing answers, each task asks once; not sharing, every host asks, 25 at a time."""
     runner = integration_runner_class()(collections_path, emu, tmp_path)
     inventory = runner.hosts_inventory(50)
     extra = {"ids": [plain(vectors, n)["id"] for n in ("ascii", "unicode")],
              "want": _expected(vectors, ["ascii", "unicode"]),
              "want_tls": plain(vectors, "multiline")["plaintext"]["value"]}
     emu.reset()
-    result = runner.run(os.path.join(PLAYBOOKS, "many_hosts.yml"), extra, forks=25, inventory=inventory)
+    result = runner.run(os.path.join(PLAYBOOKS, "many_hosts.yml"), extra, forks=25, inventory=inventory,
+                        env={"BWS_SHARE_ACROSS_HOSTS": str(share).lower()})
     assert result.returncode == 0, result.stdout[-4000:]
     recap = [line for line in result.stdout.splitlines() if line.startswith("h0")]
     assert len(recap) == 50 and all("ok=3" in line and "failed=0" in line for line in recap), recap[:3]
     stats = emu.stats()
     assert stats["routes"][LOGIN] == 1 and stats["logins"] == 1
-    assert stats["routes"][GET_BY_IDS] == 50
-    assert stats["routes"][SYNC] <= 50
+    assert stats["routes"][GET_BY_IDS] == (1 if share else 50)
+    if share:
+        assert stats["routes"][SYNC] == 1
+    else:
+        assert stats["routes"][SYNC] <= 50
     token = ClientToken.from_str(vectors["access_token"]["token"])
-    _final_listing_is_clean(runner.state_dir, token)
+    _final_listing_is_clean(runner.state_dir, token, answers=2 if share else 0)
 
 
 _KILLED_WRITER = r"""
