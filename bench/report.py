@@ -18,7 +18,8 @@ def group_result(group, rows):
         variant = row.pop("variant")
         if variant is not None:
             row.update(by=variant.by, warm=variant.warm, cache=variant.cache, ttl=variant.ttl,
-                       preload=variant.preload, trust=variant.trust, comparison=variant.comparison)
+                       preload=variant.preload, trust=variant.trust, comparison=variant.comparison,
+                       share=variant.share, asks_per_host=variant.asks_per_host)
         out.append(row)
     return {"label": group.label, "hosts": group.shape.hosts, "secrets": group.shape.secrets,
             "forks": group.shape.forks, "latency_ms": group.latency_ms, "tls": group.tls, "reps": group.reps,
@@ -53,9 +54,8 @@ def _scenario_targets(groups):
         ("With `cache_ttl`, at most 3 requests per play", [(g, r) for g, r in ours if r["ttl"]],
          "max_requests", "%d", 3),
     )
-    for label, preload in (("every variant, default settings", False),
-                           ("with the `bws.secrets.preload` callback", True)):
-        mine = [(g, r) for g, r in ours if bool(r.get("preload")) == preload]
+    for label, rows in _classes(ours):
+        mine = list(rows)
         checks += (
             ("20 hosts x 5 secrets, forks 5, 0 ms: wall at most 1.25x the baseline (%s)" % label,
              [(g, r) for g, r in mine if g["headline"]], "wall_ratio", "%.2fx", 1.25),
@@ -70,6 +70,23 @@ def _scenario_targets(groups):
             value, where = _worst(pairs, lambda row: row[key])
             rows.append((target, ("worst " + fmt + " (%s)") % (value, where), _verdict(value <= limit)))
     return rows
+
+
+SHARING = "default settings, and every variant whose hosts share answers"
+ASKING = "every host asking the server: `cache=false` or `share_across_hosts=false`"
+PRELOAD = "with the `bws.secrets.preload` callback"
+
+
+def _asks_per_host(row):
+    return row.get("asks_per_host", not row["cache"])  # results of runs before share_across_hosts
+
+
+def _classes(pairs):
+    """[(label, [(group, row)])]: the settings each scenario target is judged for."""
+    pairs = list(pairs)
+    return [(SHARING, [(g, r) for g, r in pairs if not r.get("preload") and not _asks_per_host(r)]),
+            (ASKING, [(g, r) for g, r in pairs if not r.get("preload") and _asks_per_host(r)]),
+            (PRELOAD, [(g, r) for g, r in pairs if r.get("preload")])]
 
 
 def _micro_targets(micro):
@@ -335,35 +352,50 @@ def _decisions_section(results):
            "7. **`http.client` and `ssl` are imported on the first connection**, not with our modules: a lookup "
            "answered from the cache (`cache_ttl`) sends nothing and does not pay for them.%s" % (
                _worst_text(_cached_rows(groups), "for them"))]
-    default = [(g, r) for g, r in _ours(groups) if not r.get("preload") and g["hosts"] >= PER_HOST_MIN]
-    if default and prof.get("probes"):
-        worst_group, worst_row = max(default, key=lambda pair: pair[1]["cpu_over_ms"])
-        value, where = worst_row["cpu_over_ms"], "%s; %s" % (worst_group["label"], worst_row["subject"])
-        first = prof["probes"][0]
-        if value <= BUDGET_MS:
-            out += ["", "**Default settings.** The worst CPU over the baseline per host-lookup is %.1f ms (%s), within "
-                    "the %g ms of issue 6." % (value, where, BUDGET_MS)]
-        else:
-            same = [r["cpu_over_ms"] for g, r in default if r["subject"] == worst_row["subject"] and g is not worst_group]
-            if same:
-                where += "; the same variant measured %.1f to %.1f ms in this run's other groups of %d+ hosts" % (
-                    min(same), max(same), PER_HOST_MIN)
-            if worst_row.get("controller_over_ms") is not None:
-                where += "; %.1f ms of it in `ansible-playbook`'s own process" % worst_row["controller_over_ms"]
-            out += ["", "**Why the default settings stay above %g ms per host-lookup.** The worst is %.1f ms (%s). A "
-                    "forked worker imports `http.client` and `ssl`, which any HTTPS client needs (%.1f ms there), "
-                    "then our modules from their bytecode, reads the state file, sends one request and decrypts (the "
-                    "profile below); imports cost more in a worker than in the fresh interpreter of the profile "
-                    "(copy-on-write page faults: %d against %d for `ansible.builtin.env`). What is left is mostly "
-                    "the standard library's, and only the controller can pay it once for every worker: plays over "
-                    "many hosts should enable the preload callback, or set `cache_ttl`, so that their lookups send "
-                    "no request at all." % (
-                        BUDGET_MS, value, where, first["imports_ms"]["http.client"], first["bws_minor_faults"],
-                        first["env_minor_faults"])]
-            out[-1] += (" Measured inside the workers instead (the probe below, steadier than a difference of two "
-                        "plays' totals), our lookup costs more than `ansible.builtin.env`: %s." % "; ".join(
-                            "%.1f ms %s" % (p["bws_cpu_ms"] - p["env_cpu_ms"], p["variant"]) for p in prof["probes"]))
+    classes = dict(_classes((g, r) for g, r in _ours(groups) if g["hosts"] >= PER_HOST_MIN))
+    sharing, asking = classes[SHARING], classes[ASKING]
+    out.append("8. **The hosts of a task share one answer** (`share_across_hosts`, on by default): the first host's "
+               "worker asks the server, the others wait for its answer and read it from an encrypted file, sending "
+               "nothing and never loading `http.client` or `ssl` (`module_utils/_task_answers.py`; how a task is "
+               "recognized: `docs/architecture.md`).%s%s" % (
+                   _worst_text(sharing, "with it (default settings included)"),
+                   _worst_text(asking, "when every host asks instead")))
+    if sharing:
+        value, where = _worst_where(sharing)
+        out += ["", "**Default settings.** The worst CPU over the baseline per host-lookup is %.1f ms (%s). That "
+                "is %s the %g ms of issue 6." % (value, where, "within" if value <= BUDGET_MS else "above", BUDGET_MS)]
+    if asking and prof.get("probes"):
+        value, where = _worst_where(asking)
+        probe = next((p for p in prof["probes"] if "share_across_hosts=false" in p["variant"]), prof["probes"][0])
+        out += ["", "**When every host asks the server** (`cache=false`, `share_across_hosts=false`, or a batch of "
+                "one host) the worst is %.1f ms (%s), %s the %g ms of issue 6. Each forked worker "
+                "imports `http.client` and `ssl`, which any HTTPS client needs (%.1f ms there), then our modules from "
+                "their bytecode, reads the state file, sends one request and decrypts (the profile below); imports "
+                "cost more in a worker than in the fresh interpreter of the profile (copy-on-write page faults: %d "
+                "against %d for `ansible.builtin.env`). What is left is mostly the standard library's, paid once per "
+                "worker unless the controller pays it for all of them (the preload callback)." % (
+                    value, where, "within" if value <= BUDGET_MS else "above", BUDGET_MS, probe["imports_ms"]["http.client"],
+                    probe["bws_minor_faults"], probe["env_minor_faults"])]
+    if prof.get("probes"):
+        out += ["", "Measured inside the workers (the probe below, steadier than a difference of two plays' totals; "
+                "medians over the hosts, so with shared answers mostly workers that read one), our lookup costs more "
+                "than `ansible.builtin.env`: %s." % "; ".join(
+                    "%.1f ms %s" % (p["bws_cpu_ms"] - p["env_cpu_ms"], p["variant"]) for p in prof["probes"])]
     return out
+
+
+def _worst_where(pairs):
+    """(CPU over the baseline per host-lookup, where) of the worst (group, row), with the range of
+    the same variant in the other groups and the controller's share of it."""
+    group, row = max(pairs, key=lambda pair: pair[1]["cpu_over_ms"])
+    where = "%s; %s" % (group["label"], row["subject"])
+    same = [r["cpu_over_ms"] for g, r in pairs if r["subject"] == row["subject"] and g is not group]
+    if same:
+        where += "; the same variant measured %.1f to %.1f ms in this run's other groups of %d+ hosts" % (
+            min(same), max(same), PER_HOST_MIN)
+    if row.get("controller_over_ms") is not None:
+        where += "; %.1f ms of it in `ansible-playbook`'s own process" % row["controller_over_ms"]
+    return row["cpu_over_ms"], where
 
 
 def render(results):

@@ -115,7 +115,8 @@ def run(args):
 def profile(runner, tls_emu, world, quick):
     """Probe real workers, profile the lookup in worker-like interpreters, compare HTTP libraries."""
     shape = scenarios.Shape(10, 5, 5)
-    variants = (scenarios.ID_WARM,) if quick else (scenarios.ID_WARM, scenarios.NAME_WARM, scenarios.ID_TTL)
+    variants = ((scenarios.ID_WARM,) if quick else
+                (scenarios.ID_WARM, scenarios.NAME_WARM, scenarios.ID_TTL, scenarios.ID_WARM_NOSHARE))
     out = {"probes": []}
     for variant in variants:
         log("profile: probe, %s" % variant.name)

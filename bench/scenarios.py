@@ -53,6 +53,7 @@ class Variant:
     cache: bool = True
     ttl: int = 0
     preload: bool = False  # the bws.secrets.preload callback enabled
+    share: bool = True  # share_across_hosts: the hosts of a task share one answer
     trust: str = "ca_path"  # over TLS: "ca_path" (BWS_CA_PATH), or the system store (see SYSTEM_STORES)
 
     @property
@@ -60,8 +61,14 @@ class Variant:
         """Measured for comparison only (not our settings but the machine's): no target applies."""
         return self.trust == "whole bundle"
 
+    @property
+    def asks_per_host(self):
+        """Every host asks the server: nothing is shared across the hosts of a task."""
+        return not (self.cache and self.share)
+
     def env(self):
-        env = {"BWS_CACHE": "true" if self.cache else "false", "BWS_CACHE_TTL": str(self.ttl)}
+        env = {"BWS_CACHE": "true" if self.cache else "false", "BWS_CACHE_TTL": str(self.ttl),
+               "BWS_SHARE_ACROSS_HOSTS": "true" if self.share else "false"}
         if self.preload:
             env["ANSIBLE_CALLBACKS_ENABLED"] = "bws.secrets.preload"
         if self.by == "name":
@@ -79,13 +86,17 @@ NAME_TTL = Variant("name, warm, cache_ttl=60", "name", True, ttl=60)
 NAME_TTL_COLD = Variant("name, cold, cache_ttl=60", "name", False, ttl=60)
 ID_WARM_PRELOAD = Variant("id, warm, preload", "id", True, preload=True)
 NAME_WARM_PRELOAD = Variant("name, warm, preload", "name", True, preload=True)
+# Every host asks the server, as before answers were shared (and as with cache=false)
+ID_WARM_NOSHARE = Variant("id, warm, share_across_hosts=false", "id", True, share=False)
+NAME_WARM_NOSHARE = Variant("name, warm, share_across_hosts=false", "name", True, share=False)
 # Over TLS with no ca_path, as against the Bitwarden cloud: the system store trusts the server
 ID_WARM_SYSTEM = Variant("id, warm, system CA store", "id", True, trust="system")
 ID_WARM_BUNDLE = Variant("id, warm, system CA store without a hashed directory", "id", True, trust="whole bundle")
 ALL_VARIANTS = (ID_COLD, ID_WARM, ID_TTL, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, NAME_TTL_COLD,
-                ID_WARM_PRELOAD, NAME_WARM_PRELOAD)
-ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, ID_WARM_PRELOAD)
-LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM, ID_WARM_PRELOAD)
+                ID_WARM_PRELOAD, NAME_WARM_PRELOAD, ID_WARM_NOSHARE, NAME_WARM_NOSHARE)
+ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, ID_WARM_PRELOAD,
+                         ID_WARM_NOSHARE)
+LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE)
 BASELINE = "baseline (env)"
 HEADLINE = Shape(20, 5, 5)
 PER_HOST_REPS = 5
@@ -116,7 +127,8 @@ def plan(quick, reps):
     short subset with ``quick``."""
     if quick:
         return [Group(Shape(1, 1, 5), 0, (ID_WARM, NAME_WARM), reps),
-                Group(HEADLINE, 0, (ID_COLD, ID_WARM, NAME_WARM, NAME_TTL, ID_WARM_PRELOAD, NAME_WARM_PRELOAD), reps),
+                Group(HEADLINE, 0, (ID_COLD, ID_WARM, NAME_WARM, NAME_TTL, ID_WARM_PRELOAD, NAME_WARM_PRELOAD,
+                                    ID_WARM_NOSHARE), reps),
                 Group(HEADLINE, 20, (ID_WARM, ID_WARM_PRELOAD), reps),
                 Group(HEADLINE, 0, (ID_WARM, ID_WARM_SYSTEM, ID_WARM_BUNDLE), reps, tls=True)]
     shapes = (Shape(1, 1, 5), Shape(1, 10, 5), Shape(20, 1, 5), HEADLINE, Shape(50, 5, 10))
@@ -126,8 +138,8 @@ def plan(quick, reps):
     groups = [Group(s, 0, ALL_VARIANTS, many) if s == HEADLINE
               else Group(s, 0, ZERO_LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
     groups += [Group(s, 20, LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
-    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_SYSTEM, ID_WARM_BUNDLE), many,
-                        tls=True))
+    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE, ID_WARM_SYSTEM,
+                                      ID_WARM_BUNDLE), many, tls=True))
     return groups
 
 

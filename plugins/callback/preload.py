@@ -45,6 +45,7 @@ from ansible.plugins.loader import lookup_loader
 LOOKUPS = ("bws.secrets.bws_secret", "bws.secrets.bws_secrets")
 # imported only after the lookups, whose bootstrap (plugin_utils/_bytecode.py) loads them
 MODULE_UTILS = "ansible_collections.bws.secrets.plugins.module_utils."
+LAZY_MODULE_UTILS = ("_options", "_cache", "_resolve")
 
 
 class CallbackModule(CallbackBase):
@@ -69,6 +70,8 @@ class CallbackModule(CallbackBase):
             except Exception as exc:  # never fail a play here: the task reports it properly
                 self._display.vvv("bws.secrets.preload: %s not preloaded: %s" % (name, exc))
         try:
+            for name in LAZY_MODULE_UTILS:  # what the lookups import only when they ask the server
+                importlib.import_module(MODULE_UTILS + name)
             importlib.import_module(MODULE_UTILS + "_http").load_transport()
             importlib.import_module(MODULE_UTILS + "_crypto").warm_up()
         except Exception as exc:  # as above: a lookup that needs them fails in its task

@@ -115,7 +115,6 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import re
 
 register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
 
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid  # noqa: E402
 from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
 
 
@@ -125,11 +124,17 @@ class LookupModule(BWSLookupBase):
         field = self.option("field")
         if not terms:
             return []
-        client = self.client()
-        by_name = any(not is_uuid(term) for term in terms)
         project = self.option("project")
-        secrets = self.shared(client, ["bws_secret", [str(term) for term in terms], project], lambda: self.with_cache(
-            client, lambda source: find_secrets(client, terms, project=project, source=source), needed=by_name))
+        secrets = self.shared(["bws_secret", [str(term) for term in terms], project], lambda: self._find(terms, project))
         if field == "all":
             return [s.to_dict() for s in secrets]
         return [getattr(s, field) for s in secrets]
+
+    def _find(self, terms, project):
+        """Ask the server (or the sync cache) for the secrets of ``terms``."""
+        from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid
+
+        client = self.client()
+        by_name = any(not is_uuid(term) for term in terms)
+        return self.with_cache(client, lambda source: find_secrets(client, terms, project=project, source=source),
+                               needed=by_name)

@@ -97,7 +97,6 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import re
 
 register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
 
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import secrets_dict  # noqa: E402
 from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
 
 
@@ -105,9 +104,15 @@ class LookupModule(BWSLookupBase):
 
     def lookup(self, terms):
         patterns = list(terms or []) + list(self.option("keys") or [])
-        client = self.client()
         projects, on_duplicate = self.option("project"), self.option("on_duplicate")
-        found = self.shared(client, ["bws_secrets", projects, patterns, on_duplicate], lambda: list(self.with_cache(
-            client, lambda source: secrets_dict(client, projects=projects, patterns=patterns, on_duplicate=on_duplicate,
-                                                source=source)).values()))
+        found = self.shared(["bws_secrets", projects, patterns, on_duplicate],
+                            lambda: self._find(projects, patterns, on_duplicate))
         return [dict((secret.key, secret.value) for secret in found)]
+
+    def _find(self, projects, patterns, on_duplicate):
+        """Ask the server (or the sync cache) for the secrets of the dictionary, in its order."""
+        from ansible_collections.bws.secrets.plugins.module_utils._resolve import secrets_dict
+
+        client = self.client()
+        return list(self.with_cache(client, lambda source: secrets_dict(
+            client, projects=projects, patterns=patterns, on_duplicate=on_duplicate, source=source)).values())

@@ -52,6 +52,10 @@ class NotFoundError(ApiError):
     """404: the object is missing or not shared with this machine account."""
 
 
+class AmbiguousError(BWSSDKError):
+    """A name matches several objects."""
+
+
 class RateLimitedError(ApiError):
     """429 after every allowed retry."""
 

@@ -17,7 +17,7 @@ import fnmatch
 import uuid
 
 from ._crypto import decrypt_text
-from ._errors import BWSSDKError, NotFoundError
+from ._errors import AmbiguousError, BWSSDKError, NotFoundError  # noqa: F401 (AmbiguousError: imported from here too)
 
 
 def is_uuid(text):
@@ -26,10 +26,6 @@ def is_uuid(text):
     except ValueError:
         return False
     return True
-
-
-class AmbiguousError(BWSSDKError):
-    """A name matches several objects."""
 
 
 def match_project(projects, ref):

@@ -12,13 +12,17 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
-from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError, NotFoundError, StateFileError
+from ansible_collections.bws.secrets.plugins.module_utils._crypto import HAS_CRYPTOGRAPHY, SymmetricCryptoKey
+from ansible_collections.bws.secrets.plugins.module_utils._errors import (AmbiguousError, BWSSDKError, NotFoundError,
+                                                                          StateFileError)
 from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
-from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError
+from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile, state_file_path
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
+from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 from ansible_collections.bws.secrets.plugins.plugin_utils._task_scope import current_task
+
+# The client (_options, _auth, _api, _http), the cache and the resolution are imported when a
+# lookup asks the server: a worker that reads an answer another host's worker got never loads them.
 
 display = Display()
 
@@ -50,6 +54,8 @@ class BWSLookupBase(LookupBase):
         return value
 
     def client(self):
+        from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
+
         options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
         return connect(options, warn=display.warning)
 
@@ -62,6 +68,8 @@ class BWSLookupBase(LookupBase):
         finds one ambiguous, in such an answer, the cache is confirmed with one sync and
         ``resolve`` runs once more: only then is it an error.
         """
+        from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+
         ttl = self.option("cache_ttl") or 0
         if not (needed or ttl > 0) or not self.option("cache") or not client.auth.state_file:
             return resolve(None)
@@ -75,33 +83,43 @@ class BWSLookupBase(LookupBase):
         cache.ttl = 0  # ask the server now: "anything new since the cache was synced?"
         return resolve(self._read(cache))
 
-    def shared(self, client, question, ask):
+    def shared(self, question, ask):
         """``ask()`` (a list of Secrets) asked once for all the hosts of a task: the first host's
         worker asks the server, the others get the same secrets, or the same not-found or
         ambiguous error, with no request (``share_across_hosts``; module_utils/_task_answers.py).
-        ``question`` (JSON) holds everything besides the task that the answer depends on."""
+        ``question`` (JSON) holds everything besides the task and the server that the answer
+        depends on. A worker that reads an answer needs the token and the state file only."""
         task = current_task() if self.option("share_across_hosts") and self.option("cache") else None
-        batch = getattr(self, "_task_vars", {}).get("ansible_play_batch")
-        if task is None or not client.auth.state_file or (isinstance(batch, list) and len(batch) < 2):
-            return ask()  # a play over one host has no one to share with
+        batch = self._task_vars.get("ansible_play_batch")
+        if (task is None or not HAS_CRYPTOGRAPHY or not self.option("use_state_file")
+                or (isinstance(batch, list) and len(batch) < 2)):
+            return ask()  # a batch of one host has no one to share with
+        token = ClientToken.from_str(self.option("access_token"))
+        state = StateFile(state_file_path(self.option("state_dir"), token.access_token_id), token.encryption_key)
+        mine = []
 
         def asked():
             try:
-                return {"secrets": [secret.raw for secret in ask()]}
+                mine.extend(ask())
             except NotFoundError as exc:
                 return {"error": "not_found", "message": str(exc)}
             except AmbiguousError as exc:
                 return {"error": "ambiguous", "message": str(exc)}
+            return {"secrets": [secret.raw for secret in mine]}
 
-        answers = TaskAnswers(client.auth.state_file, client.auth.client_token.encryption_key, *task)
         # the batch too: with ``serial``, later batches run the task again, later
-        got = answers.answer([client.api_url, sorted(str(host) for host in batch or [])] + list(question), asked)
-        if not isinstance(got, dict) or not isinstance(got.get("secrets", []), list):
-            return ask()
+        where = [self.option(name) for name in ("region", "server_url", "api_url")]
+        got = TaskAnswers(state.path, token.encryption_key, *task).answer(
+            where + [sorted(str(host) for host in batch or [])] + list(question), asked)
+        if mine or got.get("secrets") == []:
+            return mine  # this worker asked: its own Secrets
         if got.get("error") in _SHARED_ERRORS:
             error = _SHARED_ERRORS[got["error"]]
             raise error(got["message"], status=404) if error is NotFoundError else error(got["message"])
-        key = client.auth.org_enc_key
+        try:
+            key = SymmetricCryptoKey.from_b64(state.load()[1])
+        except (BWSSDKError, TypeError):  # no usable state file: ask, as without sharing
+            return ask()
         return [Secret.from_api(raw, key) for raw in got["secrets"]]
 
     @staticmethod

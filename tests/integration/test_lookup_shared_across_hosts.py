@@ -1,6 +1,7 @@
 """share_across_hosts: the hosts of a task share one answer from the server, through real
 ansible-playbook runs of the installed collection (forked workers, real flocks and files)."""
 
+import json
 import os
 import stat
 import uuid
@@ -98,3 +99,22 @@ def test_each_batch_of_a_serial_play_asks_again(runner, expected, emulator):
     assert_ok(runner.run(TARGET / "shared_serial.yml", dict(expected, batch_size=1), forks=3, inventory=inventory))
     assert emulator.stats()["routes"] == {GET: 6}
     assert _answer_files(runner) == []
+
+
+def test_a_worker_that_reads_an_answer_loads_no_client(runner, expected, emulator, tmp_path):
+    """Four hosts: the worker that asks loads the client and the HTTP modules; the three that read
+    its answer load neither, only the token, the state file and the answer."""
+    out = tmp_path / "probes"
+    out.mkdir()
+    assert_ok(runner.run(TARGET / "shared_probe.yml", dict(expected, out=str(out)), forks=4,
+                         inventory=runner.hosts_inventory(4)))
+    assert emulator.stats()["routes"] == {LOGIN: 1, GET: 1}
+    seen = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
+    asked = [s for s in seen if "_http" in s["modules"]]
+    read = [s for s in seen if "_http" not in s["modules"]]
+    assert len(asked) == 1 and asked[0]["http"]["http.client"], seen
+    assert len(read) == 3, seen
+    for probe in read:
+        assert not probe["http"]["http.client"], probe  # ssl: loaded by Ansible itself on 2.16
+        assert not {"_http", "_api", "_auth", "_options", "_cache", "_resolve"} & set(probe["modules"]), probe
+        assert {"_task_answers", "_state", "_token", "_crypto"} <= set(probe["modules"]), probe

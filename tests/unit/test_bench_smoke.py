@@ -87,7 +87,10 @@ def test_targets_pass_and_miss():
     assert [t for t, _unused, v in missed if v == "MISS"] == [
         "One API request per host-lookup, whatever the number of secrets (every variant)",
         "0 logins warm",
-        "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (every variant, default settings)"]
+        "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (%s)" % report.SHARING]
+
+
+PER_HOST = "CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, %s)"
 
 
 def test_preload_rows_are_judged_apart():
@@ -95,10 +98,27 @@ def test_preload_rows_are_judged_apart():
     group = _group(cpu_over_ms=90.0)
     group["rows"].append(dict(group["rows"][1], subject="id, warm, preload", preload=True, cpu_over_ms=10.0))
     verdicts = dict((target, verdict) for target, _unused, verdict in report.targets({"groups": [group]}))
-    assert verdicts["CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, every variant, "
-                    "default settings)"] == "MISS"
-    assert verdicts["CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, with the "
-                    "`bws.secrets.preload` callback)"] == "PASS"
+    assert verdicts[PER_HOST % report.SHARING] == "MISS"
+    assert verdicts[PER_HOST % report.PRELOAD] == "PASS"
+
+
+def test_rows_where_every_host_asks_are_judged_apart():
+    """cache=false and share_across_hosts=false (every host asks) get targets of their own: they
+    neither pass for the default settings nor fail them."""
+    group = _group(cpu_over_ms=12.0, share=True, asks_per_host=False)
+    group["rows"].append(dict(group["rows"][1], subject="id, warm, share_across_hosts=false", share=False,
+                              asks_per_host=True, cpu_over_ms=40.0))
+    group["rows"].append(dict(group["rows"][1], subject="name, warm, cache=false", cache=False,
+                              asks_per_host=True, cpu_over_ms=30.0))
+    verdicts = dict((target, (measured, verdict)) for target, measured, verdict in
+                    report.targets({"groups": [group]}))
+    assert verdicts[PER_HOST % report.SHARING] == ("worst 12.0 ms (20 hosts; id, warm)", "PASS")
+    assert verdicts[PER_HOST % report.ASKING] == ("worst 40.0 ms (20 hosts; id, warm, share_across_hosts=false)",
+                                                  "MISS")
+    # results written before share_across_hosts existed: cache=false alone asked per host
+    del group["rows"][1]["asks_per_host"], group["rows"][2]["asks_per_host"], group["rows"][3]["asks_per_host"]
+    verdicts = dict((target, measured) for target, measured, _unused in report.targets({"groups": [group]}))
+    assert verdicts[PER_HOST % report.ASKING] == "worst 30.0 ms (20 hosts; name, warm, cache=false)"
 
 
 def test_cpu_over_the_baseline_pairs_each_run_with_its_repetitions_baseline():
