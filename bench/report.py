@@ -3,6 +3,7 @@ micro-benchmarks, the worker profile and the HTTP library decision."""
 
 import json
 
+from common import median
 from scenarios import BASELINE, SHORT_ROUTES, routes_text
 
 BUDGET_MS = 25.0  # issue 6: CPU over the baseline per host-lookup
@@ -69,7 +70,60 @@ def _scenario_targets(groups):
         if pairs:
             value, where = _worst(pairs, lambda row: row[key])
             rows.append((target, ("worst " + fmt + " (%s)") % (value, where), _verdict(value <= limit)))
+    for label, pairs in _classes(ours):
+        pooled = _pooled(pairs)
+        if pooled:
+            subject, count, value = max(pooled, key=lambda item: item[2])
+            rows.append(("CPU over the baseline per host-lookup at most %g ms, each variant's repetitions pooled over "
+                         "its groups of 20+ hosts (%s)" % (BUDGET_MS, label),
+                         "worst %.1f ms (%s: median of %d paired differences)" % (value, subject, count),
+                         _verdict(value <= BUDGET_MS)))
     return rows
+
+
+def _pooled(pairs):
+    """[(subject, n, median)]: each variant's paired per-host differences (its CPU minus the
+    baseline's of the same repetition, per host) pooled over every group of 20+ hosts it ran in.
+    One group's five repetitions move by 10-20 ms per host from run to run; the worst of some
+    forty such medians is the worst of the noise, the pooled median the variant's cost."""
+    pooled = {}
+    for group, row in pairs:
+        if group["hosts"] < PER_HOST_MIN or not row.get("cpu_runs"):
+            continue
+        base = next(r for r in group["rows"] if r["subject"] == BASELINE)
+        pooled.setdefault(row["subject"], []).extend(
+            (ours - theirs) * 1000.0 / group["hosts"] for ours, theirs in zip(row["cpu_runs"], base["cpu_runs"]))
+    return [(subject, len(diffs), median(diffs)) for subject, diffs in pooled.items()]
+
+
+def _baseline_spread(groups):
+    """Median over the groups of 20+ hosts of (max - min) of the baseline's CPU, ms per host."""
+    spreads = []
+    for group in groups:
+        base = next(r for r in group["rows"] if r["subject"] == BASELINE)
+        if group["hosts"] >= PER_HOST_MIN and base.get("cpu_runs"):
+            spreads.append((max(base["cpu_runs"]) - min(base["cpu_runs"])) * 1000.0 / group["hosts"])
+    return median(spreads) if spreads else 0.0
+
+
+def _probe_targets(probes):
+    """The per-host budget measured inside the forked workers (probe.yml), where a play's noise
+    does not reach: the worst variant of each kind of settings."""
+    rows = []
+    for label, mine in ((SHARING, [p for p in probes if not _probe_asks(p)]),
+                        (ASKING, [p for p in probes if _probe_asks(p)])):
+        if mine:
+            worst = max(mine, key=lambda p: p["bws_cpu_ms"] - p["env_cpu_ms"])
+            value = worst["bws_cpu_ms"] - worst["env_cpu_ms"]
+            rows.append(("CPU over `ansible.builtin.env` per host-lookup at most %g ms, measured inside the forked "
+                         "workers (%s)" % (BUDGET_MS, label),
+                         "worst %.1f ms (%s; median of %d hosts)" % (value, worst["variant"], worst["hosts"]),
+                         _verdict(value <= BUDGET_MS)))
+    return rows
+
+
+def _probe_asks(probe):
+    return "share_across_hosts=false" in probe["variant"] or "cache=false" in probe["variant"]
 
 
 SHARING = "default settings, and every variant whose hosts share answers"
@@ -110,6 +164,7 @@ def _micro_targets(micro):
 def targets(results):
     """[(target, measured, verdict)] for every target of issue 6 the results cover."""
     rows = _scenario_targets(results["groups"]) if results.get("groups") else []
+    rows += _probe_targets(results["profile"]["probes"]) if (results.get("profile") or {}).get("probes") else []
     return rows + (_micro_targets(results["micro"]) if results.get("micro") else [])
 
 
@@ -362,8 +417,21 @@ def _decisions_section(results):
                    _worst_text(asking, "when every host asks instead")))
     if sharing:
         value, where = _worst_where(sharing)
-        out += ["", "**Default settings.** The worst CPU over the baseline per host-lookup is %.1f ms (%s). That "
-                "is %s the %g ms of issue 6." % (value, where, "within" if value <= BUDGET_MS else "above", BUDGET_MS)]
+        out += ["", "**Default settings.** The worst CPU over the baseline per host-lookup in one group is %.1f ms "
+                "(%s), %s the %g ms of issue 6." % (value, where, "within" if value <= BUDGET_MS else "above",
+                                                   BUDGET_MS)]
+        pooled = _pooled(sharing)
+        if pooled:
+            subject, count, value = max(pooled, key=lambda item: item[2])
+            out[-1] += (" Each variant's repetitions pooled over its groups (here the baseline's own CPU spans "
+                        "%.0f ms per host across the five repetitions of a group, in the median group, so one "
+                        "group's median says little), the worst variant costs %.1f ms (%s, %d paired "
+                        "differences)." % (_baseline_spread(groups), value, subject, count))
+        readers = [p for p in prof.get("probes") or [] if not _probe_asks(p)]
+        if readers:
+            worst = max(readers, key=lambda p: p["bws_cpu_ms"] - p["env_cpu_ms"])
+            out[-1] += (" Inside the workers, where that noise does not reach, %.1f ms (%s)."
+                        % (worst["bws_cpu_ms"] - worst["env_cpu_ms"], worst["variant"]))
     if asking and prof.get("probes"):
         value, where = _worst_where(asking)
         probe = next((p for p in prof["probes"] if "share_across_hosts=false" in p["variant"]), prof["probes"][0])

@@ -23,7 +23,7 @@ import time
 
 from ._errors import ApiError, StateFileError
 from ._models import Secret
-from ._state import dir_lock, ensure_dir, load_encrypted_json, save_encrypted_json
+from ._state import dir_lock, ensure_dir, load_encrypted_json, remove_under_lock, save_encrypted_json
 
 CACHE_SUFFIX = ".bws-secrets-cache"
 CACHE_VERSION = 1
@@ -38,16 +38,8 @@ def discard(state_path, lock_timeout=120.0):
     """Remove the cache beside ``state_path`` (under the lock, so no lookup is filling it), after
     a write through the same token: the next lookup fetches afresh. Raises StateFileError."""
     path = cache_path(state_path)
-    directory = os.path.dirname(path)
-    if not os.path.exists(path):
-        return
-    with dir_lock(directory, lock_timeout):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise StateFileError("cannot remove the cache file %s (%s)" % (path, exc.strerror)) from None
+    if os.path.exists(path):
+        remove_under_lock(os.path.dirname(path), [path], "cache file", lock_timeout)
 
 
 class SecretsCache:

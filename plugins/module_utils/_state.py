@@ -103,6 +103,19 @@ def flock_wait(fd, timeout, path, max_delay=0.1):
             delay = min(delay * 2, max_delay)
 
 
+def remove_under_lock(directory, paths, what, timeout):
+    """Remove ``paths`` (in ``directory``) under the directory lock, so that no process is
+    filling them meanwhile; one already gone is fine. Raises StateFileError."""
+    with dir_lock(directory, timeout):
+        for path in paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StateFileError("cannot remove the %s %s (%s)" % (what, path, exc.strerror)) from None
+
+
 def _remove_stale_temp_files(directory):
     """Every write happens under the directory lock: a temp file seen while holding it was left
     by a writer that died between creating and renaming it."""

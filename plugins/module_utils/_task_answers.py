@@ -33,7 +33,7 @@ import time
 
 from ._crypto import decrypt_text, encrypt_text
 from ._errors import BWSSDKError, StateFileError
-from ._state import FILE_MODE, dir_lock, ensure_dir, flock_wait
+from ._state import FILE_MODE, ensure_dir, flock_wait, remove_under_lock
 
 ANSWER_INFIX = ".bws-secrets-task-"
 ANSWER_VERSION = 1
@@ -57,16 +57,8 @@ def discard(state_path, lock_timeout=120.0):
     """Remove every shared answer of the token, after a write through it: the other hosts of a
     task then ask the server. Raises StateFileError."""
     paths = _answer_files(state_path)
-    if not paths:
-        return
-    with dir_lock(os.path.dirname(state_path), lock_timeout):
-        for path in paths:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StateFileError("cannot remove the shared answer %s (%s)" % (path, exc.strerror)) from None
+    if paths:
+        remove_under_lock(os.path.dirname(state_path), paths, "shared answer", lock_timeout)
 
 
 class TaskAnswers:

@@ -161,3 +161,28 @@ def test_the_controllers_share_is_paired_like_the_whole():
     assert "| 25.0 (10.0) |" in text
     del group.runs[scenarios.ID_WARM.name][0]["controller"]  # results from before the callback
     assert scenarios.summarize(group)[1]["controller_over_ms"] is None
+
+
+def test_pooled_per_host_cost_takes_every_group_of_a_variant():
+    """A variant measured in two groups of 20 hosts: its pooled figure is the median of all ten
+    paired differences, not the worst group's median (one noisy group misses alone)."""
+    groups = []
+    for ours in ([2.4, 2.4, 2.4, 2.4, 2.4], [3.0, 3.0, 3.0, 2.4, 2.4]):  # 20 ms per host; 50 ms in 3 reps
+        group = _group(cpu_runs=ours, cpu_over_ms=20.0 if ours[0] == 2.4 else 50.0)
+        group["rows"][0]["cpu_runs"] = [2.0] * 5
+        groups.append(group)
+    measured = dict((target, (text, verdict)) for target, text, verdict in report.targets({"groups": groups}))
+    assert measured[PER_HOST % report.SHARING] == ("worst 50.0 ms (20 hosts; id, warm)", "MISS")
+    pooled = [(t, v) for t, v in measured.items() if "pooled" in t and report.SHARING in t]
+    assert pooled == [(pooled[0][0], ("worst 20.0 ms (id, warm: median of 10 paired differences)", "PASS"))]
+
+
+def test_per_host_cost_inside_the_workers_is_judged_per_kind_of_settings():
+    probes = [{"variant": "id, warm", "hosts": 10, "env_cpu_ms": 3.0, "bws_cpu_ms": 17.0},
+              {"variant": "name, warm", "hosts": 10, "env_cpu_ms": 3.0, "bws_cpu_ms": 20.0},
+              {"variant": "id, warm, share_across_hosts=false", "hosts": 10, "env_cpu_ms": 3.0, "bws_cpu_ms": 35.0}]
+    rows = report._probe_targets(probes)
+    assert [(measured, verdict) for _target, measured, verdict in rows] == [
+        ("worst 17.0 ms (name, warm; median of 10 hosts)", "PASS"),
+        ("worst 32.0 ms (id, warm, share_across_hosts=false; median of 10 hosts)", "MISS")]
+    assert report.SHARING in rows[0][0] and report.ASKING in rows[1][0]
