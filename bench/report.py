@@ -417,9 +417,9 @@ def _decisions_section(results):
                    _worst_text(asking, "when every host asks instead")))
     if sharing:
         value, where = _worst_where(sharing)
+        verdict = "within" if value <= BUDGET_MS else "above"
         out += ["", "**Default settings.** The worst CPU over the baseline per host-lookup in one group is %.1f ms "
-                "(%s), %s the %g ms of issue 6." % (value, where, "within" if value <= BUDGET_MS else "above",
-                                                   BUDGET_MS)]
+                "(%s), %s the %g ms of issue 6." % (value, where, verdict, BUDGET_MS)]
         pooled = _pooled(sharing)
         if pooled:
             subject, count, value = max(pooled, key=lambda item: item[2])
