@@ -104,8 +104,8 @@ def flock_wait(fd, timeout, path, max_delay=0.1):
 
 
 def remove_under_lock(directory, paths, what, timeout):
-    """Remove ``paths`` (in ``directory``) under the directory lock, so that no process is
-    filling them meanwhile; one already gone is fine. Raises StateFileError."""
+    """Remove ``paths`` (in ``directory``) while holding the directory lock, which every write
+    of the cache holds too; one already gone is fine. Raises StateFileError."""
     with dir_lock(directory, timeout):
         for path in paths:
             try:
