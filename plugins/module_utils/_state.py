@@ -178,9 +178,8 @@ def write_atomic(path, data):
             os.close(dfd)
 
 
-def load_encrypted_json(path, key, what):
-    """The JSON document in an EncString file, or None if missing, foreign or corrupt."""
-    raw = read_private(path)
+def decode_json(raw, key, what):
+    """The JSON document in the bytes of an EncString file, or None if empty, foreign or corrupt."""
     if not raw:
         return None
     try:
@@ -189,8 +188,18 @@ def load_encrypted_json(path, key, what):
         return None
 
 
+def encode_json(doc, key):
+    """The bytes of an EncString file holding ``doc``."""
+    return encrypt_text(key, json.dumps(doc, separators=(",", ":"))).encode("ascii")
+
+
+def load_encrypted_json(path, key, what):
+    """The JSON document in an EncString file, or None if missing, foreign or corrupt."""
+    return decode_json(read_private(path), key, what)
+
+
 def save_encrypted_json(path, key, doc):
-    write_atomic(path, encrypt_text(key, json.dumps(doc, separators=(",", ":"))).encode("ascii"))
+    write_atomic(path, encode_json(doc, key))
 
 
 class StateFile:

@@ -31,9 +31,8 @@ import os
 import stat
 import time
 
-from ._crypto import decrypt_text, encrypt_text
-from ._errors import BWSSDKError, StateFileError
-from ._state import FILE_MODE, ensure_dir, flock_wait, remove_under_lock
+from ._errors import StateFileError
+from ._state import FILE_MODE, decode_json, encode_json, ensure_dir, flock_wait, remove_under_lock
 
 ANSWER_INFIX = ".bws-secrets-task-"
 ANSWER_VERSION = 1
@@ -109,11 +108,7 @@ class TaskAnswers:
             os.fchmod(fd, FILE_MODE)
         if not info.st_size:
             return None
-        data = os.pread(fd, info.st_size, 0)
-        try:
-            doc = json.loads(decrypt_text(self.key, data.decode("ascii"), "a shared answer"))
-        except (BWSSDKError, ValueError, UnicodeDecodeError):
-            return None  # torn or foreign: ask, and write over it
+        doc = decode_json(os.pread(fd, info.st_size, 0), self.key, "a shared answer")  # None: torn or foreign
         if (not isinstance(doc, dict) or doc.get("version") != ANSWER_VERSION or doc.get("question") != ident
                 or doc.get("pid") == os.getpid() or "answer" not in doc):
             return None
@@ -127,7 +122,7 @@ class TaskAnswers:
         module wrote: the answer may predate that). Failing to keep it only costs requests."""
         doc = {"version": ANSWER_VERSION, "question": ident, "pid": os.getpid(), "asked_at": asked_at,
                "answer": answer}
-        data = encrypt_text(self.key, json.dumps(doc, separators=(",", ":"))).encode("ascii")
+        data = encode_json(doc, self.key)
         with contextlib.suppress(OSError):
             if not _linked(path, os.fstat(fd)):
                 return
