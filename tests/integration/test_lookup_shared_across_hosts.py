@@ -118,3 +118,12 @@ def test_a_worker_that_reads_an_answer_loads_no_client(runner, expected, emulato
         assert not probe["http"]["http.client"], probe  # ssl: loaded by Ansible itself on 2.16
         assert not {"_http", "_api", "_auth", "_options", "_cache", "_resolve"} & set(probe["modules"]), probe
         assert {"_task_answers", "_state", "_token", "_crypto"} <= set(probe["modules"]), probe
+
+
+def test_strategy_free_hosts_share_within_the_answers_age(runner, expected, emulator):
+    """With strategy free the hosts reach the task up to two seconds apart: still one request,
+    as the answer is younger than MAX_AGE."""
+    result = runner.run(TARGET / "shared_free.yml", expected, forks=3, inventory=runner.hosts_inventory(6))
+    assert_ok(result)
+    assert "failed=0" in result.stdout
+    assert emulator.stats()["routes"] == {LOGIN: 1, GET: 1}
