@@ -17,7 +17,7 @@ import fnmatch
 import uuid
 
 from ._crypto import decrypt_text
-from ._errors import AmbiguousError, BWSSDKError, NotFoundError  # noqa: F401 (AmbiguousError: imported from here too)
+from ._errors import AmbiguousError, BWSSDKError, NotFoundError
 
 
 def is_uuid(text):

@@ -96,23 +96,23 @@ class BWSLookupBase(LookupBase):
             return ask()  # a batch of one host has no one to share with
         token = ClientToken.from_str(self.option("access_token"))
         state = StateFile(state_file_path(self.option("state_dir"), token.access_token_id), token.encryption_key)
-        mine = []
+        mine = []  # [the Secrets] once this worker has asked
 
         def asked():
             try:
-                mine.extend(ask())
+                secrets = ask()
             except NotFoundError as exc:
                 return {"error": "not_found", "message": str(exc)}
             except AmbiguousError as exc:
                 return {"error": "ambiguous", "message": str(exc)}
-            return {"secrets": [secret.raw for secret in mine]}
+            mine.append(secrets)
+            return {"secrets": [secret.raw for secret in secrets]}
 
-        # the batch too: with ``serial``, later batches run the task again, later
         where = [self.option(name) for name in ("region", "server_url", "api_url")]
-        got = TaskAnswers(state.path, token.encryption_key, *task).answer(
-            where + [sorted(str(host) for host in batch or [])] + list(question), asked)
-        if mine or got.get("secrets") == []:
-            return mine  # this worker asked: its own Secrets
+        hosts = sorted(str(host) for host in batch or [])  # with ``serial``, a later batch runs the task again
+        got = TaskAnswers(state.path, token.encryption_key, *task).answer(where + [hosts] + list(question), asked)
+        if mine:
+            return mine[0]
         if got.get("error") in _SHARED_ERRORS:
             error = _SHARED_ERRORS[got["error"]]
             raise error(got["message"], status=404) if error is NotFoundError else error(got["message"])
