@@ -110,10 +110,9 @@ def _probe_targets(probes):
     """The per-host budget measured inside the forked workers (probe.yml), where a play's noise
     does not reach: the worst variant of each kind of settings."""
     rows = []
-    for label, mine in ((SHARING, [p for p in probes if not _probe_asks(p)]),
-                        (ASKING, [p for p in probes if _probe_asks(p)])):
-        if mine:
-            worst = max(mine, key=lambda p: p["bws_cpu_ms"] - p["env_cpu_ms"])
+    for label, asks in ((SHARING, False), (ASKING, True)):
+        worst = _worst_probe(probes, asks)
+        if worst:
             value = worst["bws_cpu_ms"] - worst["env_cpu_ms"]
             rows.append(("CPU over `ansible.builtin.env` per host-lookup at most %g ms, measured inside the forked "
                          "workers (%s)" % (BUDGET_MS, label),
@@ -124,6 +123,13 @@ def _probe_targets(probes):
 
 def _probe_asks(probe):
     return "share_across_hosts=false" in probe["variant"] or "cache=false" in probe["variant"]
+
+
+def _worst_probe(probes, asks):
+    """The probe costing the most over ``ansible.builtin.env`` among those where every worker
+    asks (``asks``) or among the others; None when there is none."""
+    mine = [p for p in probes if _probe_asks(p) == asks]
+    return max(mine, key=lambda p: p["bws_cpu_ms"] - p["env_cpu_ms"]) if mine else None
 
 
 SHARING = "default settings, and every variant whose hosts share answers"
@@ -427,9 +433,8 @@ def _decisions_section(results):
                         "%.0f ms per host across the five repetitions of a group, in the median group, so one "
                         "group's median says little), the worst variant costs %.1f ms (%s, %d paired "
                         "differences)." % (_baseline_spread(groups), value, subject, count))
-        readers = [p for p in prof.get("probes") or [] if not _probe_asks(p)]
-        if readers:
-            worst = max(readers, key=lambda p: p["bws_cpu_ms"] - p["env_cpu_ms"])
+        worst = _worst_probe(prof.get("probes") or [], asks=False)
+        if worst:
             out[-1] += (" Inside the workers, where that noise does not reach, %.1f ms (%s)."
                         % (worst["bws_cpu_ms"] - worst["env_cpu_ms"], worst["variant"]))
     if asking and prof.get("probes"):

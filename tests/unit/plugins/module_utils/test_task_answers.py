@@ -15,7 +15,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._task_answers import A
 
 KEY = SymmetricCryptoKey(bytes(range(32)), bytes(range(32, 64)))
 OTHER_KEY = SymmetricCryptoKey(bytes(range(1, 33)), bytes(range(33, 65)))
-ANSWER = {"secrets": [{"id": "s1", "key": "2.enc-key", "value": "2.enc-value"}]}
+ANSWER = {"secrets": [{"id": "secret-1", "key": "2.enc-key", "value": "2.enc-value"}]}
 CTX = multiprocessing.get_context("fork")
 
 
@@ -88,7 +88,8 @@ def test_another_process_of_the_task_gets_the_answer_without_asking(state, tmp_p
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     with open(path) as handle:
         text = handle.read()
-    assert text.startswith("2.") and "enc-value" not in text and "s1" not in text  # encrypted whole
+    # encrypted whole ("-" is no base64 character, so neither can appear by chance)
+    assert text.startswith("2.") and "enc-value" not in text and "secret-1" not in text
 
 
 def test_the_asking_process_another_task_or_question_asks_again(state, tmp_path):
