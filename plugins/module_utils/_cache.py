@@ -5,7 +5,8 @@
 
 ``<state_dir>/<access_token_id>.bws-secrets-cache`` holds, encrypted with the token key
 like the state file (0600, atomic, written under the same directory lock), the secrets exactly as
-the server sent them (ciphertext) plus the time of the sync. A lookup answers from it:
+the server sent them (ciphertext) plus the time of the sync, and their key names decrypted once
+when stored, so that a lookup by name does not decrypt every key again. A lookup answers from it:
 * with no request while it is younger than ``ttl`` seconds (0: never);
 * after one ``sync?lastSyncedDate=`` that says nothing changed;
 and otherwise stores what a sync returned. Any error, doubt, foreign or corrupt file means
@@ -21,12 +22,12 @@ import datetime
 import os
 import time
 
-from ._errors import ApiError, StateFileError
+from ._errors import ApiError, BWSSDKError, StateFileError
 from ._models import Secret
 from ._state import dir_lock, ensure_dir, load_encrypted_json, remove_under_lock, save_encrypted_json
 
 CACHE_SUFFIX = ".bws-secrets-cache"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: with "keys", the key names
 
 
 def cache_path(state_path):
@@ -103,7 +104,8 @@ class SecretsCache:
             self.requests += 1
             data = self.client.sync_raw(None)[1]
         doc = {"version": CACHE_VERSION, "api_url": self.client.api_url, "org_id": self.client.org_id,
-               "synced_at": started.isoformat(), "fetched_at": now, "secrets": data}
+               "synced_at": started.isoformat(), "fetched_at": now, "secrets": data,
+               "keys": _key_names(data, self.client.auth.org_enc_key)}
         self._save(doc)
         return doc
 
@@ -115,6 +117,10 @@ class SecretsCache:
         if doc.get("api_url") != self.client.api_url or doc.get("org_id") != self.client.org_id:
             return None
         if not isinstance(doc.get("secrets"), list) or not isinstance(doc.get("fetched_at"), (int, float)):
+            return None
+        keys = doc.get("keys")
+        if (not isinstance(keys, list) or len(keys) != len(doc["secrets"])
+                or not all(name is None or isinstance(name, str) for name in keys)):
             return None
         if _parse_time(doc.get("synced_at")) is None:
             return None
@@ -135,7 +141,19 @@ class SecretsCache:
 
     def _decoded(self, doc):
         key = self.client.auth.org_enc_key
-        return [Secret.from_api(raw, key) for raw in doc["secrets"]]
+        return [Secret.from_api(raw, key, name) for raw, name in zip(doc["secrets"], doc["keys"])]
+
+
+def _key_names(raws, org_key):
+    """The decrypted key of each secret the server sent; None for one whose key does not
+    decrypt (or a malformed entry): a lookup that needs it decrypts it then, and reports why."""
+    names = []
+    for raw in raws:
+        try:
+            names.append(Secret.from_api(raw, org_key).key)
+        except BWSSDKError:
+            names.append(None)
+    return names
 
 
 def _identity(path):

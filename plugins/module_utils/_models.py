@@ -84,7 +84,9 @@ class Secret:
                  "_raw", "_org_key", "_key", "_value", "_note", "_refs", "_pids")
 
     @classmethod
-    def from_api(cls, raw, key):
+    def from_api(cls, raw, key, plain_key=None):
+        """``plain_key``: the key already decrypted (by the sync cache, which keeps the key names
+        of what it holds inside its own encrypted, authenticated file), or None."""
         if not isinstance(raw, dict):
             raise ApiError("the server sent a secret that is not an object")
         self = cls()
@@ -93,7 +95,8 @@ class Secret:
         _field(raw, "key", "secret " + self.id)
         self.creation_date = raw.get("creationDate")
         self.revision_date = raw.get("revisionDate")
-        self._raw, self._org_key, self._key, self._value, self._note = raw, key, _UNSET, _UNSET, _UNSET
+        self._raw, self._org_key, self._value, self._note = raw, key, _UNSET, _UNSET
+        self._key = plain_key if isinstance(plain_key, str) else _UNSET
         self._refs = self._pids = None
         return self
 

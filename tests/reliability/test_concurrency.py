@@ -17,10 +17,11 @@ import time
 
 import pytest
 
-from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path, discard
+from ansible_collections.bws.secrets.plugins.module_utils._cache import CACHE_VERSION, SecretsCache, cache_path, discard
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import decrypt_text, encrypt_text
 from ansible_collections.bws.secrets.plugins.module_utils._errors import StateFileError
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+from ansible_collections.bws.secrets.plugins.module_utils._state import STATE_VERSION
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import ANSWER_INFIX
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
@@ -96,25 +97,26 @@ class DirSampler(threading.Thread):
             return
         token_id = self.token.access_token_id
         if name == token_id:
-            self.check_doc(name, data, ("version", "token", "encryption_key"), "state")
+            self.check_doc(name, data, ("version", "token", "encryption_key"), "state", STATE_VERSION)
         elif name == token_id + CACHE_SUFFIX:
-            self.check_doc(name, data, ("version", "api_url", "org_id", "synced_at", "fetched_at", "secrets"), "cache")
+            self.check_doc(name, data, ("version", "api_url", "org_id", "synced_at", "fetched_at", "secrets", "keys"),
+                           "cache", CACHE_VERSION)
         else:
             self.problem("unexpected file %s" % name)
 
-    def check_doc(self, name, data, fields, kind):
+    def check_doc(self, name, data, fields, kind, version):
         try:
             doc = json.loads(decrypt_text(self.token.encryption_key, data.decode("ascii")))
         except Exception as exc:  # any failure is a torn, partial or foreign file
             self.problem("%s (%d bytes) does not decrypt: %s" % (name, len(data), type(exc).__name__))
             return
-        if not isinstance(doc, dict) or sorted(doc) != sorted(fields) or doc.get("version") != 1:
+        if not isinstance(doc, dict) or sorted(doc) != sorted(fields) or doc.get("version") != version:
             self.problem("%s holds an unexpected document" % name)
             return
         if kind == "state" and doc["encryption_key"] != self.org_key_b64:
             self.problem("%s holds a wrong org key" % name)
-        if kind == "cache" and not doc["secrets"]:
-            self.problem("%s holds no secrets" % name)
+        if kind == "cache" and (not doc["secrets"] or len(doc["keys"]) != len(doc["secrets"])):
+            self.problem("%s holds no secrets, or not a key name for each" % name)
         self.seen[kind] += 1
 
     def problem(self, text):

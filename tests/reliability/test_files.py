@@ -10,16 +10,18 @@ import stat
 
 import pytest
 
-from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+from ansible_collections.bws.secrets.plugins.module_utils._cache import CACHE_VERSION, SecretsCache, cache_path
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import (
     EncString, SymmetricCryptoKey, decrypt_text, encrypt_text)
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets
+from ansible_collections.bws.secrets.plugins.module_utils._state import STATE_VERSION
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
 from leakcheck import login_org_key
 from relsupport import LOGIN, SYNC, options, plain, routes
 
+VERSIONS = {"state": STATE_VERSION, "cache": CACHE_VERSION}
 READER_TOKEN = "0.7e000000-0000-4000-8000-000000000002.UmVhZGVyU2VjcmV0Rm9yVGVzdHMwMg:EBESExQVFhcYGRobHB0eHw=="
 
 
@@ -103,7 +105,7 @@ def test_loose_files_are_tightened_or_rewritten(emu, vectors, state_dir, token, 
     emu.reset()
     assert _by_name(emu, state_dir) == "hunter2"
     assert _mode(path) == 0o600
-    assert _decrypts(path, token)["version"] == 1  # ours, readable under our key
+    assert _decrypts(path, token)["version"] == VERSIONS[which]  # ours, readable under our key
     logins = routes(emu).get(LOGIN, 0)
     assert logins == (0 if which == "cache" or reused else 1)
     if which == "cache":
@@ -128,7 +130,7 @@ def test_writes_never_follow_a_symlink(emu, vectors, tmp_path, token, which, tar
     else:
         assert not victim.exists()  # not created through the dangling link
     assert not os.path.islink(path) and _mode(path) == 0o600
-    assert _decrypts(path, token)["version"] == 1
+    assert _decrypts(path, token)["version"] == VERSIONS[which]
     assert [n for n in os.listdir(state_dir) if n.startswith(".bws-tmp-")] == []
 
 
@@ -195,3 +197,69 @@ def test_cache_trusted_only_after_its_mac_verifies_under_our_key(emu, vectors, s
     emu.reset()
     assert _by_name(emu, state_dir) == "hunter2"
     assert routes(emu) == {SYNC: 1}
+
+
+def test_the_cache_keeps_the_key_names_so_a_name_lookup_decrypts_only_what_it_returns(
+        emu, vectors, state_dir, token, monkeypatch):
+    """The cache stores each secret's key name, decrypted once when the cache is filled, inside
+    its own encrypted file: a lookup by name from it decrypts the value it returns, not every key."""
+    from ansible_collections.bws.secrets.plugins.module_utils import _models
+
+    assert _by_name(emu, state_dir) == "hunter2"
+    doc = _decrypts(_paths(state_dir, token)[1], token)
+    org_key = SymmetricCryptoKey.from_b64(vectors["organization"]["org_key_b64"])
+    assert doc["version"] == CACHE_VERSION == 2 and len(doc["secrets"]) > 5
+    assert doc["keys"] == [decrypt_text(org_key, secret["key"]) for secret in doc["secrets"]]
+
+    calls = []
+
+    def counting(key, enc, what=None):
+        calls.append(what)
+        return decrypt_text(key, enc, what)
+
+    monkeypatch.setattr(_models, "decrypt_text", counting)
+    emu.reset()
+    assert _by_name(emu, state_dir) == "hunter2"
+    assert routes(emu) == {SYNC: 1}  # the sync says nothing changed
+    assert calls == ["the value of secret %s" % plain(vectors, "ascii")["id"]]
+
+
+@pytest.mark.parametrize("change", ["no keys (version 1)", "one key too few", "a key that is not text"])
+def test_a_cache_whose_key_names_do_not_fit_its_secrets_is_fetched_again(emu, vectors, state_dir, token, change):
+    assert _by_name(emu, state_dir) == "hunter2"
+    cache = _paths(state_dir, token)[1]
+    doc = _decrypts(cache, token)
+    if change == "no keys (version 1)":
+        doc["version"] = 1
+        del doc["keys"]
+    elif change == "one key too few":
+        doc["keys"].pop()
+    else:
+        doc["keys"][0] = {"planted": True}
+    with open(cache, "w") as handle:
+        handle.write(encrypt_text(token.encryption_key, json.dumps(doc)))
+    emu.reset()
+    assert _by_name(emu, state_dir) == "hunter2"
+    assert routes(emu) == {SYNC: 1}  # one full sync (the answer holds every secret)
+    again = _decrypts(cache, token)
+    assert again["version"] == CACHE_VERSION and len(again["keys"]) == len(again["secrets"])
+
+
+def test_a_key_that_does_not_decrypt_is_named_only_when_a_lookup_needs_it(vectors):
+    """Filling the cache never fails on one bad secret: its key name is left out (None), a
+    lookup by id still works, and only a lookup that must read that key reports it."""
+    from ansible_collections.bws.secrets.plugins.module_utils._cache import _key_names
+    from ansible_collections.bws.secrets.plugins.module_utils._errors import CryptoError
+    from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
+
+    org_key = SymmetricCryptoKey.from_b64(vectors["organization"]["org_key_b64"])
+    good = {"id": "11111111-1111-4111-8111-111111111111", "key": encrypt_text(org_key, "GOOD"),
+            "value": encrypt_text(org_key, "v")}
+    other = SymmetricCryptoKey.from_bytes(bytes(range(64)))
+    bad = {"id": "22222222-2222-4222-8222-222222222222", "key": encrypt_text(other, "BAD"),
+           "value": encrypt_text(org_key, "w")}
+    assert _key_names([good, bad, "not an object"], org_key) == ["GOOD", None, None]
+    secret = Secret.from_api(bad, org_key, None)
+    assert secret.value == "w"
+    with pytest.raises(CryptoError, match="the key of secret 22222222"):
+        secret.key
