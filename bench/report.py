@@ -84,7 +84,7 @@ def _scenario_targets(groups):
 def _pooled(pairs):
     """[(subject, n, median)]: each variant's paired per-host differences (its CPU minus the
     baseline's of the same repetition, per host) pooled over every group of 20+ hosts it ran in.
-    One group's five repetitions move by 10-20 ms per host from run to run; the worst of some
+    One group's median of a few repetitions moves by 10-20 ms per host from run to run; the worst of some
     forty such medians is the worst of the noise, the pooled median the variant's cost."""
     pooled = {}
     for group, row in pairs:
@@ -97,13 +97,15 @@ def _pooled(pairs):
 
 
 def _baseline_spread(groups):
-    """Median over the groups of 20+ hosts of (max - min) of the baseline's CPU, ms per host."""
-    spreads = []
+    """(spread, repetitions): the median over the groups of 20+ hosts of (max - min) of the
+    baseline's CPU, ms per host, and how many repetitions those groups had (the most)."""
+    spreads, reps = [], 0
     for group in groups:
         base = next(r for r in group["rows"] if r["subject"] == BASELINE)
         if group["hosts"] >= PER_HOST_MIN and base.get("cpu_runs"):
             spreads.append((max(base["cpu_runs"]) - min(base["cpu_runs"])) * 1000.0 / group["hosts"])
-    return median(spreads) if spreads else 0.0
+            reps = max(reps, len(base["cpu_runs"]))
+    return (median(spreads) if spreads else 0.0), reps
 
 
 def _probe_targets(probes):
@@ -434,9 +436,9 @@ def _decisions_section(results):
         if pooled:
             subject, count, value = max(pooled, key=lambda item: item[2])
             out[-1] += (" Each variant's repetitions pooled over its groups (here the baseline's own CPU spans "
-                        "%.0f ms per host across the five repetitions of a group, in the median group, so one "
+                        "%.0f ms per host across the %d repetitions of a group, in the median group, so one "
                         "group's median says little), the worst variant costs %.1f ms (%s, %d paired "
-                        "differences)." % (_baseline_spread(groups), value, subject, count))
+                        "differences)." % (_baseline_spread(groups) + (value, subject, count)))
         worst = _worst_probe(prof.get("probes") or [], asks=False)
         if worst:
             out[-1] += (" Inside the workers, where that noise does not reach, %.1f ms (%s)."
@@ -501,7 +503,8 @@ def render(results):
                  " with uncommitted changes" if m["dirty"] else ""),
              "- Repetitions: %d per scenario%s, medians; subjects interleaved."
              % (results["args"]["reps"], "" if results["args"]["quick"] else
-                " (at least 5 for the scenarios of 20 hosts or more, where CPU per host-lookup is judged)"),
+                " (%d for the scenarios of 20 hosts or more, where CPU per host-lookup is judged)"
+                % _baseline_spread(results.get("groups") or [])[1]),
              "- Load average (1, 5, 15 min) at the start: %s; other work on the machine inflates wall times "
              "(CPU times much less)." % ", ".join("%.1f" % x for x in m["load"]), ""]
     target_rows = targets(results)

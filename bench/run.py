@@ -39,7 +39,7 @@ PARTS = ("scenarios", "micro", "profile")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--quick", action="store_true", help="a short run: fewer scenarios and repetitions")
-    parser.add_argument("--reps", type=int, help="repetitions per scenario (default 3, quick 2; 20+ hosts at least 5)")
+    parser.add_argument("--reps", type=int, help="repetitions per scenario (default 3, quick 2; 20+ hosts at least %d)" % scenarios.PER_HOST_REPS)
     parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"), help="the report to write")
     parser.add_argument("--json", default=str(WORK / "results.json"), help="raw results (JSON)")
     parser.add_argument("--source", default=str(ROOT), help="the collection tree to build and measure")

@@ -99,7 +99,7 @@ ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, N
 LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE)
 BASELINE = "baseline (env)"
 HEADLINE = Shape(20, 5, 5)
-PER_HOST_REPS = 5
+PER_HOST_REPS = 7  # one group's per-host median moves by about 5 ms between runs with 5
 
 
 @dataclass
