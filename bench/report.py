@@ -455,6 +455,9 @@ def _decisions_section(results):
                 "worker unless the controller pays it for all of them (the preload callback)." % (
                     value, where, "within" if value <= BUDGET_MS else "above", BUDGET_MS, probe["imports_ms"]["http.client"],
                     probe["bws_minor_faults"], probe["env_minor_faults"])]
+        out[-1] += _worst_text([(g, r) for g, r in _preload_rows(groups) if _asks_per_host(r)],
+                               "for the same settings with the preload callback (each worker still sends its request "
+                               "and, over TLS, makes its handshake)")
     if prof.get("probes"):
         out += ["", "Measured inside the workers (the probe below, steadier than a difference of two plays' totals; "
                 "medians over the hosts, so with shared answers mostly workers that read one), our lookup costs more "

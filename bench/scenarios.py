@@ -89,11 +89,12 @@ NAME_WARM_PRELOAD = Variant("name, warm, preload", "name", True, preload=True)
 # Every host asks the server, as before answers were shared (and as with cache=false)
 ID_WARM_NOSHARE = Variant("id, warm, share_across_hosts=false", "id", True, share=False)
 NAME_WARM_NOSHARE = Variant("name, warm, share_across_hosts=false", "name", True, share=False)
+ID_WARM_NOSHARE_PRELOAD = Variant("id, warm, share_across_hosts=false, preload", "id", True, preload=True, share=False)
 # Over TLS with no ca_path, as against the Bitwarden cloud: the system store trusts the server
 ID_WARM_SYSTEM = Variant("id, warm, system CA store", "id", True, trust="system")
 ID_WARM_BUNDLE = Variant("id, warm, system CA store without a hashed directory", "id", True, trust="whole bundle")
 ALL_VARIANTS = (ID_COLD, ID_WARM, ID_TTL, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, NAME_TTL_COLD,
-                ID_WARM_PRELOAD, NAME_WARM_PRELOAD, ID_WARM_NOSHARE, NAME_WARM_NOSHARE)
+                ID_WARM_PRELOAD, NAME_WARM_PRELOAD, ID_WARM_NOSHARE, NAME_WARM_NOSHARE, ID_WARM_NOSHARE_PRELOAD)
 ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, NAME_TTL, ID_WARM_PRELOAD,
                          ID_WARM_NOSHARE)
 LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE)
@@ -138,8 +139,8 @@ def plan(quick, reps):
     groups = [Group(s, 0, ALL_VARIANTS, many) if s == HEADLINE
               else Group(s, 0, ZERO_LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
     groups += [Group(s, 20, LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
-    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE, ID_WARM_SYSTEM,
-                                      ID_WARM_BUNDLE), many, tls=True))
+    groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE, ID_WARM_NOSHARE_PRELOAD,
+                                      ID_WARM_SYSTEM, ID_WARM_BUNDLE), many, tls=True))
     return groups
 
 
