@@ -337,7 +337,8 @@ def summarize(group):
     base_wall, base_cpu = median([r["wall"] for r in base]), median([r["cpu"] for r in base])
     rows = [{"subject": BASELINE, "wall": base_wall, "cpu": base_cpu, "wall_ratio": 1.0, "cpu_ratio": 1.0,
              "cpu_over_ms": 0.0, "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
-             "controller_over_ms": 0.0, "cpu_runs": [r["cpu"] for r in base], "variant": None}]
+             "controller_over_ms": 0.0, "cpu_runs": [r["cpu"] for r in base], "wall_runs": [r["wall"] for r in base],
+             "variant": None}]
     for variant in group.variants:
         runs = group.runs[variant.name]
         wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
@@ -351,7 +352,7 @@ def summarize(group):
             "subject": variant.name, "variant": variant, "wall": wall, "cpu": cpu,
             "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
             "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
-            "cpu_runs": [r["cpu"] for r in runs],
+            "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs],
             "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
             "routes": routes, "requests": median(totals), "logins": median(logins),
             "max_requests": max(totals), "max_logins": max(logins),
