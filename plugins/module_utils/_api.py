@@ -50,14 +50,20 @@ class SecretsManager:
         return self.auth.org_enc_key
 
     # --- transport --------------------------------------------------------------------
-    def _call(self, method, path, what, body=None, idempotent=True, expect=(200,)):
+    def _call(self, method, path, what, body=None, idempotent=True, expect=(200,), done_if_gone=False):
+        """The JSON answer of one call. ``done_if_gone`` (deletes): a 404 that answers a retry the
+        server may have acted on means the first try did it; None is returned then."""
         url = self.api_url + path
         resp = self.http.request(method, url, what, json_body=body, bearer=self.auth.bearer_token,
                                  idempotent=idempotent)
+        repeated = resp.repeated
         if resp.status == 401:
             self.auth.invalidate()
             resp = self.http.request(method, url, what, json_body=body, bearer=self.auth.bearer_token,
                                      idempotent=idempotent)
+            repeated = repeated or resp.repeated
+        if resp.status == 404 and done_if_gone and repeated:
+            return None
         if resp.status in expect:
             if not isinstance(resp.json, (dict, list)):
                 raise ApiError("%s: the server answered HTTP %d without a JSON body" % (what, resp.status),
@@ -181,7 +187,9 @@ class SecretsManager:
         if not ids:
             return []
         what = "delete %s %s" % (kind, ", ".join(ids))
-        raw = self._write("POST", path, what, body=ids)
+        raw = self._write("POST", path, what, body=ids, done_if_gone=True)
+        if raw is None:  # a retry found them gone: the try whose answer was lost deleted them
+            return ids
         failed = [(r.get("id"), r.get("error")) for r in _list_data(raw, what) if r.get("error")]
         if failed:
             raise ApiError("%s: %s" % (what, "; ".join("%s: %s" % f for f in failed)))

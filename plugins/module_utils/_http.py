@@ -76,20 +76,28 @@ class RetryPolicy:
         self.retries = retries
         self.idempotent = bool(idempotent)
         self.used = 0
+        self.repeated = False  # a try the server may have acted on was retried
+
 
     def after_status(self, status, headers):
         """Seconds to wait before retrying an answer with this status, or None: return it."""
         if status == 429:
             return self._take(_retry_after(headers))
         if status in _TRANSIENT and self.idempotent:
-            return self._take()
+            return self._repeat(self._take())
         return None
 
     def after_failure(self, stage):
         """Seconds to wait before retrying a try that got no answer, or None: give up."""
-        if stage == _CONNECT or (stage == _SENT and self.idempotent):
+        if stage == _CONNECT:
             return self._take()
+        if stage == _SENT and self.idempotent:
+            return self._repeat(self._take())
         return None
+
+    def _repeat(self, wait):
+        self.repeated = self.repeated or wait is not None
+        return wait
 
     def _take(self, wait=None):
         if self.used >= self.retries:
@@ -131,14 +139,16 @@ def _http_date_delay(value):
 
 class Response:
     """A decoded answer: ``status``, ``json`` (None for an empty body), ``headers`` (``.get`` is
-    case-insensitive)."""
+    case-insensitive); ``repeated``: it answers a retry after a try that the server may have
+    acted on (a 5xx, or no answer after sending), so a 404 to a delete may mean "already done"."""
 
-    __slots__ = ("status", "json", "headers")
+    __slots__ = ("status", "json", "headers", "repeated")
 
-    def __init__(self, status, body, headers):
+    def __init__(self, status, body, headers, repeated=False):
         self.status = status
         self.json = body
         self.headers = headers
+        self.repeated = repeated
 
 
 class _Failure(Exception):
@@ -254,7 +264,9 @@ class HttpClient:
             else:
                 wait = policy.after_status(status, answer_headers)
                 if wait is None:
-                    return _decode(status, answer_headers, content, url, what, self.retries)
+                    response = _decode(status, answer_headers, content, url, what, self.retries)
+                    response.repeated = policy.repeated
+                    return response
             if wait > 0:
                 _sleep(wait)
 

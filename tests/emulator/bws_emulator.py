@@ -621,10 +621,11 @@ class Stats:
 class FaultDecision:
     """What fault injection wants done with one request."""
 
-    __slots__ = ("sleep", "reset", "retry_after", "fail_status", "fail_body", "non_json")
+    __slots__ = ("sleep", "reset", "retry_after", "fail_status", "fail_body", "non_json", "after")
 
     def __init__(self):
         self.sleep = 0.0
+        self.after = False  # serve the request first (its writes happen), then fail or reset
         self.reset = False
         self.retry_after = None
         self.fail_status = None
@@ -671,8 +672,8 @@ class Faults:
         if not isinstance(cfg.get("latency_ms", 0), num):
             raise ValueError("latency_ms must be a number")
         rules = {
-            "fail": _check_rule_list(cfg, "fail", {"status": int, "body": str}),
-            "reset": _check_rule_list(cfg, "reset", {}),
+            "fail": _check_rule_list(cfg, "fail", {"status": int, "body": str, "after": bool}),
+            "reset": _check_rule_list(cfg, "reset", {"after": bool}),
             "non_json": _check_rule_list(cfg, "non_json", {}),
             "hang": _check_rule_list(cfg, "hang", {"seconds": num}),
         }
@@ -724,8 +725,10 @@ class Faults:
             hang = self._take("hang", route)
             if hang:
                 decision.sleep += float(hang.get("seconds", 30))
-            if self._take("reset", route):
+            reset = self._take("reset", route)
+            if reset:
                 decision.reset = True
+                decision.after = bool(reset.get("after"))
                 return decision
             if self._rate_limited():
                 decision.retry_after = self.rate.get("retry_after", 1)
@@ -734,6 +737,7 @@ class Faults:
             if fail:
                 decision.fail_status = int(fail.get("status", 500))
                 decision.fail_body = fail.get("body")
+                decision.after = bool(fail.get("after"))
                 return decision
             decision.non_json = bool(self._take("non_json", route))
         return decision
@@ -1293,18 +1297,21 @@ class App:
                 return Response.json(404, error_body(NOT_FOUND_MESSAGE))
             return self._call(route, req)
         self.stats.count(name)
-        result = self._faulted(name)
+        decision = self.faults.decide(name)
+        if decision.sleep:
+            time.sleep(decision.sleep)
+        result = None if decision.after else self._faulted(decision)
         if result is None:
             result = self._serve(route, req)
+            if decision.after:  # the server acted; the answer is lost on the way back
+                result = self._faulted(decision)
         if result is not RESET:
             self.stats.answered(result.status)
         return result
 
-    def _faulted(self, name):
-        """Apply fault injection; a Response/RESET replaces the real answer."""
-        decision = self.faults.decide(name)
-        if decision.sleep:
-            time.sleep(decision.sleep)
+    @staticmethod
+    def _faulted(decision):
+        """The Response/RESET that fault injection puts in place of the real answer, or None."""
         if decision.reset:
             return RESET
         if decision.retry_after is not None:

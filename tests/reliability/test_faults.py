@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.bws.secrets.plugins.module_utils import _http
 from ansible_collections.bws.secrets.plugins.module_utils._crypto import SymmetricCryptoKey, decrypt_text
 from ansible_collections.bws.secrets.plugins.module_utils._errors import (
-    ApiError, RateLimitedError, SendRequestError, UnauthorisedTokenError)
+    ApiError, NotFoundError, RateLimitedError, SendRequestError, UnauthorisedTokenError)
 from ansible_collections.bws.secrets.plugins.module_utils._http import MAX_RETRY_AFTER
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 
@@ -190,6 +190,34 @@ def test_a_project_create_is_never_sent_twice(emu, vectors):
         client.create_project("Reliability")
     assert routes(emu) == {PROJECT_CREATE: 1}
     assert len(emu.projects()["projects"]) == before
+
+
+DELETE = "POST /secrets/delete"
+LOST_DELETE_ANSWERS = [
+    ("504 after deleting", {"fail": [{"route": DELETE, "status": 504, "after": True}]}),
+    ("reset after deleting", {"reset": [{"route": DELETE, "after": True}]}),
+]
+
+
+@pytest.mark.parametrize("label, fault", LOST_DELETE_ANSWERS, ids=[c[0] for c in LOST_DELETE_ANSWERS])
+def test_a_delete_whose_answer_was_lost_is_done_when_the_retry_finds_it_gone(emu, vectors, sleeps, label, fault):
+    client = connect(options(emu, retries=2))
+    created = client.create_secret("RELIABILITY_DELETE_%s" % uuid.uuid4().hex[:8].upper(), "v", "", PROD)
+    emu.faults(fault)
+    emu.reset()
+    assert client.delete_secrets([created.id]) == [created.id]  # not "not found": it was this call
+    assert routes(emu) == {DELETE: 2}  # the try the server acted on, and the retry that found it gone
+    assert created.id not in [s["id"] for s in emu.secrets()["secrets"]]
+
+
+def test_a_delete_of_what_is_gone_on_the_first_try_is_still_not_found(emu, vectors):
+    client = connect(options(emu, retries=2))
+    created = client.create_secret("RELIABILITY_DELETE_%s" % uuid.uuid4().hex[:8].upper(), "v", "", PROD)
+    assert client.delete_secrets([created.id]) == [created.id]
+    emu.reset()
+    with pytest.raises(NotFoundError, match=created.id):  # no retry: the 404 is the server's own answer
+        client.delete_secrets([created.id])
+    assert routes(emu) == {DELETE: 1}
 
 
 # --- timeouts, unreachable servers, DNS, TLS, non-JSON -----------------------------------
