@@ -36,10 +36,11 @@ def cache_path(state_path):
 
 
 def discard(state_path, lock_timeout=120.0):
-    """Remove the cache beside ``state_path`` (under the lock, so no lookup is filling it), after
-    a write through the same token: the next lookup fetches afresh. Raises StateFileError."""
+    """Remove the cache beside ``state_path`` after a write through the same token: the next
+    lookup fetches afresh. Always under the lock, even when there is no file yet: a lookup
+    filling a missing cache holds it, and what it saves may predate the write. Raises StateFileError."""
     path = cache_path(state_path)
-    if os.path.exists(path):
+    if os.path.isdir(os.path.dirname(path)):
         remove_under_lock(os.path.dirname(path), [path], "cache file", lock_timeout)
 
 

@@ -15,7 +15,7 @@ __metaclass__ = type
 from ._api import SecretsManager
 from ._auth import Auth
 from ._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
-from ._errors import BWSSDKError
+from ._errors import BWSSDKError, StateFileError
 from ._http import HttpClient
 from ._region import Region
 from ._state import DEFAULT_STATE_DIR, state_file_path
@@ -82,5 +82,11 @@ def connect(options, warn=None):
     region.check_transport(get("allow_insecure_http"))
     http = HttpClient(timeout=get("timeout"), validate_certs=get("validate_certs"),
                       ca_path=get("ca_path"), retries=get("retries"))
-    state = state_file_path(get("state_dir"), token.access_token_id) if get("use_state_file") else None
+    state = None
+    if get("use_state_file"):
+        try:
+            state = state_file_path(get("state_dir"), token.access_token_id)
+        except StateFileError as exc:
+            if warn:
+                warn("%s: continuing without a state file, so every run logs in" % exc)
     return SecretsManager(Auth(token, region, state, http=http, warn=warn))

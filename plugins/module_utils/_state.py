@@ -38,7 +38,13 @@ _TMP_PREFIX = ".bws-tmp-"
 
 
 def state_file_path(state_dir, access_token_id):
-    return os.path.join(os.path.expanduser(state_dir or DEFAULT_STATE_DIR), access_token_id)
+    """The state file of a token; StateFileError when ``~`` has no home to expand to (HOME
+    unset and a user id that the password database does not know, as in some containers)."""
+    directory = os.path.expanduser(state_dir or DEFAULT_STATE_DIR)
+    if directory == "~" or directory.startswith("~" + os.sep):
+        raise StateFileError("the state directory %s cannot be found: there is no home directory (HOME "
+                             "is unset); set state_dir (BWS_STATE_DIR) or HOME" % directory)
+    return os.path.join(directory, access_token_id)
 
 
 def ensure_dir(path):
@@ -132,7 +138,8 @@ def _remove_stale_temp_files(directory):
 def read_private(path):
     """Read a file we own, refusing symlinks and tightening loose permissions; None if absent."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a FIFO planted at ``path`` would block open() until someone writes to it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ELOOP):
             return None

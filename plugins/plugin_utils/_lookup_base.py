@@ -95,7 +95,10 @@ class BWSLookupBase(LookupBase):
                 or (isinstance(batch, list) and len(batch) < 2)):
             return ask()  # a batch of one host has no one to share with
         token = ClientToken.from_str(self.option("access_token"))
-        state = StateFile(state_file_path(self.option("state_dir"), token.access_token_id), token.encryption_key)
+        try:
+            state = StateFile(state_file_path(self.option("state_dir"), token.access_token_id), token.encryption_key)
+        except StateFileError:
+            return ask()  # no state directory: nowhere to share through (ask() warns about it)
         mine = []  # [the Secrets] once this worker has asked
 
         def asked():

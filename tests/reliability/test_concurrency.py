@@ -7,6 +7,7 @@ token key (or is a ``.bws-tmp-*`` temp file): a partial write would fail its MAC
 """
 
 import json
+import multiprocessing
 import os
 import signal
 import stat
@@ -399,6 +400,37 @@ def test_a_write_discards_the_cache_only_under_the_lock(emu, tmp_path):
     discard(client.auth.state_file)
     assert not os.path.exists(cache) and os.path.exists(client.auth.state_file)
     discard(client.auth.state_file)  # nothing to remove: nothing to do
+
+
+def _fill_cache(opts, ttl, result):
+    client = connect(opts)
+    result.put(len(SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl).secrets()))
+
+
+def test_a_discard_during_the_first_fill_of_the_cache_removes_what_the_fill_saved(emu, tmp_path):
+    """With no cache yet, a lookup (another process) fills it holding the directory lock. A
+    module's write that discards the cache meanwhile finds no file; it still waits for the lock,
+    and removes what the fill saved, which may predate the write."""
+    state_dir = str(tmp_path / "state")
+    client = connect(options(emu, state_dir))
+    client.auth.bearer_token  # logged in (the state directory exists): the filler only syncs
+    cache = cache_path(client.auth.state_file)
+    assert not os.path.exists(cache)
+    emu.faults({"latency_ms": 1500})
+    emu.reset()
+    ctx = multiprocessing.get_context("fork")
+    result = ctx.Queue()
+    filler = ctx.Process(target=_fill_cache, args=(options(emu, state_dir), 300, result))
+    filler.start()
+    try:
+        assert wait_for(lambda: routes(emu).get(SYNC), 10), "the sync request never arrived"
+        assert not os.path.exists(cache)
+        discard(client.auth.state_file)  # as a module does after its write
+    finally:
+        filler.join(30)
+        emu.faults({})
+    assert filler.exitcode == 0 and result.get(timeout=5) > 0  # the fill served its lookup...
+    assert not os.path.exists(cache)  # ...and the discard, which waited for it, removed what it saved
 
 
 def test_a_cache_fetched_across_a_discard_is_not_saved(emu, tmp_path):

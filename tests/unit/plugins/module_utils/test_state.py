@@ -99,6 +99,23 @@ def test_unwritable_directory(token, tmp_path):
             pass
 
 
+def test_a_fifo_in_place_of_the_state_file_is_ignored_not_waited_on(token, tmp_path):
+    fifo = tmp_path / token.access_token_id
+    os.mkfifo(str(fifo))
+    started = time.monotonic()
+    assert StateFile(str(fifo), token.encryption_key).load() is None  # open() without O_NONBLOCK blocks here
+    assert time.monotonic() - started < 5
+
+
+def test_no_home_directory_is_a_clear_error_not_a_directory_named_tilde(token, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # HOME unset, uid not in passwd
+    with pytest.raises(StateFileError, match="no home directory.*set state_dir"):
+        state_file_path(None, token.access_token_id)
+    assert state_file_path(str(tmp_path / "s"), "x") == str(tmp_path / "s" / "x")
+    assert os.listdir(str(tmp_path)) == []
+
+
 def _hold_lock(directory, ready, seconds):
     with dir_lock(directory, 5):
         ready.set()
