@@ -78,7 +78,6 @@ class RetryPolicy:
         self.used = 0
         self.repeated = False  # a try the server may have acted on was retried
 
-
     def after_status(self, status, headers):
         """Seconds to wait before retrying an answer with this status, or None: return it."""
         if status == 429:
