@@ -74,7 +74,8 @@ options:
   retries:
     description:
       - How many times a request is retried after HTTP 429 (honouring C(Retry-After)), after a
-        5xx or a dropped connection (for requests that are safe to repeat).
+        5xx (a 503 honours C(Retry-After) too) or a dropped connection (for requests that are safe
+        to repeat).
     type: int
     default: 3
 """

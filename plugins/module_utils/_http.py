@@ -9,7 +9,7 @@ Retries are one mechanism, ``RetryPolicy``, in one place:
 * 429 is retried for every call (the server did not act on it), honouring ``Retry-After``
   (seconds, fractional too, or an HTTP date; capped at ``MAX_RETRY_AFTER``);
 * 5xx (500, 502, 503, 504), read errors, timeouts after sending and resets are retried only
-  for idempotent calls, so a create is never sent twice;
+  for idempotent calls, so a create is never sent twice (a 503's Retry-After is honoured too);
 * failures to connect (nothing was sent: DNS, refused, connect timeout) are retried for
   every call; a failed TLS handshake is not retried (a wrong CA will not fix itself), except
   once with the whole system CA store when its hashed directory alone could not vouch
@@ -38,6 +38,7 @@ import time
 from urllib.parse import unquote, urlsplit  # loaded by Ansible already: costs nothing
 
 from ._errors import ApiError, RateLimitedError, SendRequestError
+from ._region import is_loopback
 
 USER_AGENT = "bws.secrets-ansible"
 DEVICE_TYPE_SDK = "21"
@@ -83,7 +84,7 @@ class RetryPolicy:
         if status == 429:
             return self._take(_retry_after(headers))
         if status in _TRANSIENT and self.idempotent:
-            return self._repeat(self._take())
+            return self._repeat(self._take(_retry_after(headers) if status == 503 else None))
         return None
 
     def after_failure(self, stage):
@@ -462,14 +463,16 @@ def _environ(name):
 
 
 def _proxy_for(scheme, host, port, what):
-    """The proxy a request to ``scheme://host:port`` goes through, from the environment, or None."""
+    """The proxy a request to ``scheme://host:port`` goes through, from the environment, or None.
+    Never for plain http:// to a loopback host: it is allowed only because it stays on this
+    machine, and a proxy would see the credentials in clear."""
     variable = value = None
     for name in (scheme + "_proxy", "all_proxy"):
         variable, value = _environ(name)
         if variable is not None:
             value = value.strip()
             break
-    if not value or _bypass(host, port):
+    if not value or (scheme == "http" and is_loopback(host)) or _bypass(host, port):
         return None
     return _parse_proxy(value, variable, what)
 

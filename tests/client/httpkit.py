@@ -200,7 +200,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         if parts.scheme != "http":
             self.send_error(400, "absolute http:// URL expected")
             return
-        upstream = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=10)
+        address = self.owner.hosts.get(parts.hostname, parts.hostname)
+        upstream = http.client.HTTPConnection(address, parts.port or 80, timeout=10)
         path = parts.path + ("?" + parts.query if parts.query else "")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         upstream.request(self.command, path, body=body or None, headers=headers)
@@ -224,10 +225,12 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 class Proxy(_Running):
     """An HTTP proxy on 127.0.0.1. ``require``: the exact Proxy-Authorization it accepts (None:
     any). Records ``tunnels`` (CONNECT targets), ``plain`` ((method, absolute URL)) and
-    ``authorizations`` (the Proxy-Authorization header of each, None when absent)."""
+    ``authorizations`` (the Proxy-Authorization header of each, None when absent). ``hosts``
+    ({name: address}) resolves names for plain http requests, as a proxy's own DNS would."""
 
-    def __init__(self, require=None):
+    def __init__(self, require=None, hosts=None):
         self.require = require
+        self.hosts = dict(hosts or {})
         self.lock = threading.Lock()
         self.tunnels = []
         self.plain = []

@@ -174,40 +174,66 @@ def test_https_proxy_that_cannot_reach_the_server(monkeypatch, assert_no_proxy_s
     assert_no_proxy_secret(message, ["hunter3", "someone"])
 
 
+# a name that only the test proxy resolves (to the emulator): plain http:// to a loopback
+# address never goes through a proxy, so the plain-http proxy tests need a name that is not one
+REMOTE_NAME = "bws-emulator.test"
+
+
+def _remote_options(emu):
+    return _options(emu, server_url="http://%s:%d" % (REMOTE_NAME, _port(emu.info["server_url"])),
+                    allow_insecure_http=True)
+
+
 def test_http_through_a_proxy_sends_the_absolute_url(emulator, vectors, monkeypatch):
-    with Proxy(require="Basic " + base64.b64encode(b"u:pw").decode()) as proxy:
+    with Proxy(require="Basic " + base64.b64encode(b"u:pw").decode(), hosts={REMOTE_NAME: "127.0.0.1"}) as proxy:
         monkeypatch.setenv("http_proxy", "http://u:pw@127.0.0.1:%d" % proxy.port)
         monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # for https only
-        client = connect(_options(emulator))
+        client = connect(_remote_options(emulator))
         assert client.get_secret(_ascii(vectors)).value == "hunter2"
-        base = emulator.info["server_url"]
+        base = "http://%s:%d" % (REMOTE_NAME, _port(emulator.info["server_url"]))
         assert proxy.plain == [("POST", base + "/identity/connect/token"),
                                ("GET", base + "/api/secrets/" + _ascii(vectors))]
         assert proxy.tunnels == []
 
 
-def test_all_proxy_is_the_fallback(emulator, vectors, monkeypatch):
+def test_plain_http_to_loopback_never_goes_through_a_proxy(emulator, vectors, monkeypatch):
+    """Plain http:// is allowed to loopback only because it stays on this machine: a proxy would
+    see the client secret and the bearer token in clear (and reach its own loopback anyway)."""
     with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        for host in ("127.0.0.1", "localhost"):
+            opts = _options(emulator, server_url="http://%s:%d" % (host, _port(emulator.info["server_url"])))
+            assert connect(opts).get_secret(_ascii(vectors)).value == "hunter2"
+        assert proxy.plain == [] and proxy.tunnels == []
+
+
+def test_all_proxy_is_the_fallback(emulator, vectors, monkeypatch):
+    with Proxy(hosts={REMOTE_NAME: "127.0.0.1"}) as proxy:
         monkeypatch.setenv("ALL_PROXY", "127.0.0.1:%d" % proxy.port)  # no scheme: an http proxy
-        assert connect(_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
+        assert connect(_remote_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
         assert len(proxy.plain) == 2
 
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost, 127.0.0.1", "*", "example.com 127.0.0.1:{port}"])
-def test_no_proxy_bypasses_the_proxy(emulator, vectors, monkeypatch, no_proxy):
+def test_no_proxy_bypasses_the_proxy(tls_emulator, vectors, monkeypatch, no_proxy):
     with Proxy() as proxy:
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % proxy.port)
-        monkeypatch.setenv("NO_PROXY", no_proxy.format(port=_port(emulator.info["server_url"])))
-        assert connect(_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("NO_PROXY", no_proxy.format(port=_port(tls_emulator.info["server_url"])))
+        client = connect(_options(tls_emulator, ca_path=tls_emulator.ca_file))
+        assert client.get_secret(_ascii(vectors)).value == "hunter2"
         assert proxy.plain == [] and proxy.tunnels == []
 
 
-def test_no_proxy_for_another_port_still_uses_the_proxy(emulator, vectors, monkeypatch):
+def test_no_proxy_for_another_port_still_uses_the_proxy(tls_emulator, vectors, monkeypatch):
     with Proxy() as proxy:
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
         monkeypatch.setenv("no_proxy", "127.0.0.1:1,localhost")
-        assert connect(_options(emulator)).get_secret(_ascii(vectors)).value == "hunter2"
-        assert len(proxy.plain) == 2
+        client = connect(_options(tls_emulator, ca_path=tls_emulator.ca_file))
+        assert client.get_secret(_ascii(vectors)).value == "hunter2"
+        assert len(proxy.tunnels) == 1
 
 
 @pytest.mark.parametrize("host, port, no_proxy, bypass", [
@@ -434,6 +460,20 @@ def test_5xx_retried_for_reads_with_backoff_not_for_creates(sleeps):
     with ScriptedServer([(503, {}, {"message": "busy"})]) as server:
         resp = HttpClient(retries=4).request("POST", server.url + "/x", "a create", json_body={}, idempotent=False)
         assert resp.status == 503 and len(server.requests) == 1 and sleeps == []
+
+
+def test_a_503_retry_after_is_honoured_for_reads_and_capped(sleeps):
+    """A server in maintenance says when to come back: a read waits that long instead of
+    spending its retries in the few seconds of the backoff. A 500's Retry-After is not asked for."""
+    script = [(503, {"Retry-After": "30"}, {"message": "maintenance"}), (503, {"Retry-After": "100000"}, b""),
+              (500, {"Retry-After": "30"}, {"message": "no"}), (200, {}, {"ok": True})]
+    with ScriptedServer(script) as server:
+        assert HttpClient(retries=3).request("GET", server.url + "/x", "a read").status == 200
+    assert sleeps == [30.0, 120.0, 2.0]
+    del sleeps[:]
+    with ScriptedServer([(503, {"Retry-After": "30"}, {"message": "maintenance"})]) as server:
+        resp = HttpClient(retries=3).request("POST", server.url + "/x", "a create", json_body={}, idempotent=False)
+    assert resp.status == 503 and len(server.requests) == 1 and sleeps == []
 
 
 def test_backoff_is_capped(sleeps):
