@@ -14,18 +14,20 @@ from __future__ import absolute_import, division, print_function, annotations
 __metaclass__ = type
 
 import fnmatch
+import re
 import uuid
 
 from ._crypto import decrypt_text
 from ._errors import AmbiguousError, BWSSDKError, NotFoundError
 
 
+# Ids as the server writes them (8-4-4-4-12 hex digits): any other text is a key or project
+# name, even one that uuid.UUID() would read (32 bare hex digits, braces, urn:uuid:).
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\Z")
+
+
 def is_uuid(text):
-    try:
-        uuid.UUID(str(text))
-    except ValueError:
-        return False
-    return True
+    return bool(_CANONICAL_UUID.match(str(text)))
 
 
 def match_project(projects, ref):
@@ -69,14 +71,23 @@ class SecretIndex:
         return self._names[enc_name]
 
     def project_ids(self, ref):
-        """Ids of the projects whose id or name is ``ref`` among those these secrets belong to."""
+        """The id of the project whose id or name is ``ref``, among those these secrets belong to
+        (a list of one); NotFoundError when none of them is in it, AmbiguousError when several
+        projects have that name."""
         ref = (ref or "").strip()
         if is_uuid(ref):
-            return [str(uuid.UUID(ref))]
+            pid = ref.lower()
+            if not any(pid in s.project_ids for s in self.secrets):
+                raise NotFoundError("project %s: no secret visible to this machine account is in it (it is empty, "
+                                    "not shared with the machine account, or does not exist)" % pid, status=404)
+            return [pid]
         ids = [pid for pid, name in self.project_names.items() if name == ref]
         if not ids:
             raise NotFoundError("project %r: no secret visible to this machine account is in a project of that "
                                 "name; check the name or use the project id" % ref, status=404)
+        if len(ids) > 1:
+            raise AmbiguousError("project name %r matches %d projects (%s): use the project id"
+                                 % (ref, len(ids), ", ".join(sorted(ids))))
         return ids
 
     def in_projects(self, project_ids):

@@ -1,0 +1,56 @@
+"""Names to ids against the emulator over real HTTP: what is an id, and project names that
+are empty, hidden or held by several projects."""
+
+import pytest
+
+from ansible_collections.bws.secrets.plugins.module_utils._errors import AmbiguousError, NotFoundError
+from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid, secrets_dict
+
+PROD = "b0000000-0000-4000-8000-000000000001"
+HIDDEN = "b0000000-0000-4000-8000-000000000003"
+
+
+@pytest.fixture()
+def client(fresh_emulator):
+    return connect({"access_token": fresh_emulator.info["tokens"]["ci"],
+                    "server_url": fresh_emulator.info["server_url"], "use_state_file": False})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("5e000000-0000-4000-8000-000000000001", True),
+    ("5E000000-0000-4000-8000-00000000000A", True),
+    ("5e000000000040008000000000000001", False),  # uuid.UUID() reads these; the server never writes them
+    ("{5e000000-0000-4000-8000-000000000001}", False),
+    ("urn:uuid:5e000000-0000-4000-8000-000000000001", False),
+    ("5e000000-0000-4000-8000-000000000001x", False),
+    ("DB_PASSWORD", False),
+])
+def test_only_the_servers_form_of_an_id_is_an_id(text, expected):
+    assert is_uuid(text) is expected
+
+
+def test_a_key_of_32_hex_digits_is_found_by_name(client):
+    key = "0123456789abcdef0123456789abcdef"
+    created = client.create_secret(key, "hex-named", "", PROD)
+    found = find_secrets(client, [key])
+    assert [(s.id, s.value) for s in found] == [(created.id, "hex-named")]
+
+
+def test_two_projects_of_one_name_are_ambiguous_not_merged(client):
+    other = client.create_project("Production")  # a second project of that name
+    client.create_secret("ONLY_IN_THE_SECOND", "second", "", other.id)
+    with pytest.raises(AmbiguousError, match="project name 'Production' matches 2 projects.*use the project id"):
+        find_secrets(client, ["ONLY_IN_THE_SECOND"], project="Production")
+    with pytest.raises(AmbiguousError, match="matches 2 projects"):
+        secrets_dict(client, projects=["Production"])
+    assert find_secrets(client, ["ONLY_IN_THE_SECOND"], project=other.id)[0].value == "second"
+    assert list(secrets_dict(client, projects=[other.id])) == ["ONLY_IN_THE_SECOND"]
+
+
+@pytest.mark.parametrize("project", [HIDDEN, "11111111-1111-4111-8111-111111111111"])
+def test_a_project_id_with_no_visible_secret_is_an_error_not_an_empty_answer(client, project):
+    with pytest.raises(NotFoundError, match="project %s: no secret visible" % project):
+        secrets_dict(client, projects=[project])
+    with pytest.raises(NotFoundError, match="project %s: no secret visible" % project):
+        find_secrets(client, ["DB_PASSWORD"], project=project)
