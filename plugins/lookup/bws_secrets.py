@@ -53,6 +53,18 @@ options:
     type: str
     choices: [error, first, last]
     default: error
+  on_invalid_name:
+    description:
+      - What to do with a secret whose key is not a valid environment variable name (ASCII
+        letters, digits and V(_), not starting with a digit; the rule of C(bws run)).
+      - ansible-core writes the keys of a task's C(environment) into the command line of the
+        managed host unquoted, so a key such as V($(reboot\)), which anyone with write access to
+        the project can create, would run on every host.
+      - V(error) fails naming the secret; V(skip) leaves the secret out, with a warning; V(allow)
+        keeps it, for a dictionary never used as C(environment) (a template or C(set_fact)).
+    type: str
+    choices: [error, skip, allow]
+    default: error
 extends_documentation_fragment:
   - bws.secrets.connection
   - bws.secrets.connection.plugins
@@ -76,6 +88,14 @@ EXAMPLES = r"""
       {% endfor %}
   no_log: true
 
+- name: Keys that are not variable names (my-api-key, app.url) are kept only when asked
+  ansible.builtin.template:
+    src: settings.json.j2
+    dest: /etc/app/settings.json
+    mode: "0600"
+  vars:
+    settings: "{{ lookup('bws.secrets.bws_secrets', project='App', on_invalid_name='allow') }}"
+
 - name: The newest secret wins when a key appears twice
   ansible.builtin.set_fact:
     settings: "{{ lookup('bws.secrets.bws_secrets', project=['Defaults', 'Overrides'], on_duplicate='last') }}"
@@ -89,6 +109,10 @@ _raw:
   elements: dict
 """
 
+import re
+
+from ansible.errors import AnsibleLookupError
+
 from ansible_collections.bws.secrets.plugins.plugin_utils._bytecode import use_bytecode_cache
 
 use_bytecode_cache()  # before importing the rest: see _bytecode.py
@@ -97,7 +121,11 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import re
 
 register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
 
-from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase, display  # noqa: E402
+
+
+# An environment variable name, as ``bws run`` requires; any other key could reach a shell
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class LookupModule(BWSLookupBase):
@@ -107,7 +135,26 @@ class LookupModule(BWSLookupBase):
         projects, on_duplicate = self.option("project"), self.option("on_duplicate")
         found = self.shared(["bws_secrets", projects, patterns, on_duplicate],
                             lambda: self._find(projects, patterns, on_duplicate))
-        return [dict((secret.key, secret.value) for secret in found)]
+        return [dict((secret.key, secret.value) for secret in self._named(found))]
+
+    def _named(self, secrets):
+        """``secrets`` whose keys are variable names, as on_invalid_name says (never a value in a message)."""
+        policy = self.option("on_invalid_name")
+        if policy == "allow":
+            return secrets
+        invalid = [secret for secret in secrets if not _ENV_NAME.match(secret.key)]
+        if not invalid:
+            return secrets
+        names = ", ".join("%r (secret %s)" % (secret.key, secret.id) for secret in invalid[:10])
+        if policy == "error":
+            raise AnsibleLookupError(
+                "key %s is not a valid environment variable name (letters, digits and _, not starting with a "
+                "digit): used in environment:, it would reach the managed host's shell. Rename the secret, "
+                "narrow 'keys' or 'project', or set on_invalid_name=skip (leave it out) or allow (for a "
+                "dictionary never used as environment:)" % names)
+        display.warning("bws_secrets: left out, as on_invalid_name=skip says, the secret(s) whose key is not a "
+                        "valid environment variable name: %s" % names)
+        return [secret for secret in secrets if _ENV_NAME.match(secret.key)]
 
     def _find(self, projects, patterns, on_duplicate):
         """Ask the server (or the sync cache) for the secrets of the dictionary, in its order."""

@@ -363,6 +363,26 @@ DEFINITIONS = {
             ],
             'type': 'str',
         },
+        'on_invalid_name': {
+            'choices': ['error', 'skip', 'allow'],
+            'default': 'error',
+            'description': [
+                (
+                    'What to do with a secret whose key is not a valid environment variable name (ASCII '
+                    'letters, digits and V(_), not starting with a digit; the rule of C(bws run)).'
+                ),
+                (
+                    "ansible-core writes the keys of a task's C(environment) into the command line of the "
+                    'managed host unquoted, so a key such as V($(reboot\\)), which anyone with write access to '
+                    'the project can create, would run on every host.'
+                ),
+                (
+                    'V(error) fails naming the secret; V(skip) leaves the secret out, with a warning; V(allow) '
+                    'keeps it, for a dictionary never used as C(environment) (a template or C(set_fact)).'
+                ),
+            ],
+            'type': 'str',
+        },
         'project': {
             'description': ['Project ids or names. Secrets of all visible projects when not set.'],
             'elements': 'str',

@@ -65,7 +65,23 @@ def test_names_without_cache_cost_one_sync_kept_nowhere(nrunner, extra, world):
 def test_bws_secrets_dict_and_environment(nrunner, extra):
     result = nrunner.run(DICT / "dict.yml", extra)
     assert_ok(result)
+    assert "rescued=2" in result.stdout and "failed=0" in result.stdout
+
+
+def test_bws_secrets_keys_that_are_shell_code_never_reach_the_shell(nrunner, extra, world, tmp_path):
+    """Anyone who can write to a project can name a secret with shell code; used as a task's
+    environment, the lookup refuses it (or leaves it out), and the code never runs."""
+    marker = tmp_path / "injected"
+    prod = "b0000000-0000-4000-8000-000000000001"
+    evil = world.client.create_secret("INJ_X=1 $(touch %s) INJ_Y" % marker, "v", "", prod)
+    fine = world.client.create_secret("INJ_OK", "fine", "", prod)
+    try:
+        result = nrunner.run(DICT / "environment_names.yml", extra)
+    finally:
+        world.client.delete_secrets([evil.id, fine.id])
+    assert_ok(result)
     assert "rescued=1" in result.stdout and "failed=0" in result.stdout
+    assert not marker.exists()
 
 
 def test_bws_secrets_without_cache(nrunner, extra, world):
