@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import datetime
+import email.utils
 import hmac
 import ipaddress
 import json
@@ -142,6 +143,20 @@ def new_id():
 # --------------------------------------------------------------------------- clock
 
 
+# The server's clock runs this many nanoseconds ahead of this machine's (negative: behind):
+# its dates, JWTs, HTTP Date headers and the sync endpoint's idea of "the past" all follow it
+# (``--clock-offset``, ``POST /_admin/clock``), as with a client whose clock is off.
+_CLOCK_OFFSET_NS = [0]
+
+
+def server_time_ns():
+    return time.time_ns() + _CLOCK_OFFSET_NS[0]
+
+
+def server_time():
+    return server_time_ns() / 1e9
+
+
 class Clock:
     """Strictly increasing UTC timestamps in 100 ns ticks since the Unix epoch."""
 
@@ -152,19 +167,21 @@ class Clock:
     def now(self):
         """A timestamp later than every one handed out before (for writes)."""
         with self._lock:
-            self._last = max(time.time_ns() // 100, self._last + 1)
+            self._last = max(server_time_ns() // 100, self._last + 1)
             return self._last
 
     @staticmethod
     def wall():
         """The current time in ticks (for comparisons, does not advance the clock)."""
-        return time.time_ns() // 100
+        return server_time_ns() // 100
 
 
 def format_ticks(ticks):
-    """Ticks -> ``2026-11-28T00:26:51.7683714Z`` (always 7 fractional digits)."""
+    """Ticks -> ``2026-11-28T00:26:51.7683714Z``, trailing zeros of the fraction dropped (and
+    the fraction with them when it is zero), as the server's JSON serializer writes dates."""
     secs, frac = divmod(ticks, TICKS_PER_SECOND)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%07dZ" % frac
+    fraction = ("%07d" % frac).rstrip("0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ("." + fraction if fraction else "") + "Z"
 
 
 _DATE_RE = re.compile(
@@ -539,7 +556,7 @@ class TokenService:
         self._lock = threading.Lock()
 
     def issue(self, token, account):
-        now = int(time.time())
+        now = int(server_time())
         jti = uuid.uuid4().hex.upper()
         claims = {
             "nbf": now, "exp": now + self.lifetime, "iss": self.issuer,
@@ -558,8 +575,11 @@ class TokenService:
             return None
         try:
             claims = jwt.decode(credentials.strip(), self._secret, algorithms=["HS256"],
-                                options={"require": ["exp", "sub", "jti", "client_id"]})
+                                options={"require": ["exp", "sub", "jti", "client_id"], "verify_exp": False,
+                                         "verify_nbf": False, "verify_iat": False})
         except jwt.PyJWTError:
+            return None
+        if not isinstance(claims["exp"], (int, float)) or claims["exp"] <= server_time():  # the server's clock
             return None
         with self._lock:
             live = self._live.get(claims["jti"]) == claims["client_id"]
@@ -978,8 +998,9 @@ class Api:
     def project_secrets(self, req):
         pid = self._param_id(req)
         with self.world.lock:
-            if not self.world.project_access(req.account, pid):
+            if pid not in self.world.projects:
                 raise not_found()
+            # a project that exists but is not shared: 200 and nothing in it, as on the real server
             body = self._secrets_with_projects(self._visible_secrets(req.account, pid))
         return Response.json(200, body)
 
@@ -996,7 +1017,7 @@ class Api:
             if since > Clock.wall():
                 raise bad_request("Last synced date must be in the past.")
         with self.world.lock:
-            changed = since is None or req.account.revision > since
+            changed = since is None or since <= req.account.revision  # SecretsSyncQuery's test
             secrets = None
             if changed:
                 secrets = {"object": "list",
@@ -1038,19 +1059,17 @@ class Api:
         ids = _id_array(req)
         world = self.world
         with world.lock:
-            results, visible, ticks = [], False, world.clock.now()
+            if any(sid not in world.secrets for sid in ids):  # as the server: nothing deleted then
+                raise not_found()
+            results, ticks = [], world.clock.now()
             for sid in ids:
-                secret = world.secrets.get(sid)
-                access = secret and world.secret_access(req.account, secret)
-                visible = visible or bool(access)
-                if access == "write":
+                secret = world.secrets[sid]
+                if world.secret_access(req.account, secret) == "write":
                     world.touch(secret.project_ids, ticks)
                     del world.secrets[sid]
                     results.append((sid, None))
-                else:
+                else:  # read-only or not shared
                     results.append((sid, "access denied"))
-            if not visible:
-                raise not_found()
         return Response.json(200, _bulk_result(results))
 
     # -- projects ---------------------------------------------------------------------
@@ -1091,25 +1110,22 @@ class Api:
                 raise not_found()
             project = world.projects[pid]
             project.name = name
-            project.revision = world.clock.now()
-            world.touch([pid], project.revision)
-            return Response.json(200, world.project_model(project, "write"))
+            project.revision = world.clock.now()  # the server bumps no machine account's revision: a
+            return Response.json(200, world.project_model(project, "write"))  # rename is not a sync change
 
     def projects_delete(self, req):
         ids = _id_array(req)
         world = self.world
         with world.lock:
-            results, visible, ticks = [], False, world.clock.now()
+            if any(pid not in world.projects for pid in ids):  # as the server: nothing deleted then
+                raise not_found()
+            results, ticks = [], world.clock.now()
             for pid in ids:
-                access = world.project_access(req.account, pid)
-                visible = visible or bool(access)
-                if access == "write":
+                if world.project_access(req.account, pid) == "write":
                     self._drop_project(pid, ticks)
                     results.append((pid, None))
-                else:
+                else:  # read-only or not shared
                     results.append((pid, "access denied"))
-            if not visible:
-                raise not_found()
         return Response.json(200, _bulk_result(results))
 
     def _drop_project(self, pid, ticks):
@@ -1178,6 +1194,13 @@ class Admin:
         token = self._token(req)
         token.revoked = False
         return Response.json(200, {"token_id": token.id, "revoked": False})
+
+    def set_clock(self, req):
+        offset = self._body(req).get("offset_seconds", 0)
+        if not isinstance(offset, (int, float)) or isinstance(offset, bool):
+            raise bad_request("offset_seconds must be a number")
+        _CLOCK_OFFSET_NS[0] = int(offset * 1e9)
+        return Response.json(200, {"offset_seconds": offset})
 
     def expire_jwts(self, req):
         tid = self._body(req).get("token_id")
@@ -1249,6 +1272,7 @@ def build_routes(api, admin):
         ("admin", "POST", "/_admin/revoke", admin.revoke),
         ("admin", "POST", "/_admin/unrevoke", admin.unrevoke),
         ("admin", "POST", "/_admin/expire-jwts", admin.expire_jwts),
+        ("admin", "POST", "/_admin/clock", admin.set_clock),
         ("admin", "GET", "/_admin/secrets", admin.list_secrets),
         ("admin", "GET", "/_admin/projects", admin.list_projects),
     ]
@@ -1361,6 +1385,10 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "bws-emulator"
     sys_version = ""
     timeout = 120
+
+    def date_time_string(self, timestamp=None):
+        """The Date header, on the server's clock."""
+        return email.utils.formatdate(server_time() if timestamp is None else timestamp, usegmt=True)
 
     def do_GET(self):
         self._handle("GET")
@@ -1598,6 +1626,8 @@ def parse_args(argv):
     parser.add_argument("--jwt-lifetime", type=int, default=DEFAULT_JWT_LIFETIME,
                         help="bearer token lifetime in seconds (default 3600)")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay every answer")
+    parser.add_argument("--clock-offset", type=float, default=0,
+                        help="seconds the server's clock runs ahead of this machine's (negative: behind)")
     parser.add_argument("--rate-limit-every", type=int, default=0,
                         help="answer every Nth request with 429")
     parser.add_argument("--rate-limit-rps", type=float, default=0,
@@ -1690,6 +1720,7 @@ def main(argv=None):
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     stats, faults = Stats(), Faults()
+    _CLOCK_OFFSET_NS[0] = int(args.clock_offset * 1e9)
     try:
         faults.configure(initial_faults(args))
         server = EmulatorServer((host, args.port), None, ssl_context, family)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import http.client
 import json
 import os
@@ -50,7 +51,7 @@ PROD, STAGING, HIDDEN = PROJECTS["Production"], PROJECTS["Staging ✓"], PROJECT
 SEEDED = {s["id"]: s for s in VECTORS["seeded_secrets"]}
 VISIBLE_TO_CI = [s["id"] for s in VECTORS["seeded_secrets"] if s["visible_to_ci"]]
 NOT_FOUND_BODY = VECTORS["error_bodies"]["404"]
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{0,6}[1-9])?Z$")  # trailing zeros dropped, as .NET writes them
 
 
 # --------------------------------------------------------------------------- helpers
@@ -122,6 +123,13 @@ class Http:
         if data and hdrs.get("content-type", "").startswith("application/json"):
             decoded = json.loads(data)
         return status, decoded, hdrs
+
+
+def _when(date):
+    """A date of the server's (trailing zeros of the fraction dropped) as a comparable value:
+    (seconds part, fraction padded to 7 digits)."""
+    whole, _dot, fraction = date.rstrip("Z").partition(".")
+    return whole, fraction.ljust(7, "0")
 
 
 def dec(text):
@@ -397,9 +405,12 @@ def test_invisible_secret_is_404_with_vectors_body(web, ci_jwt, sid):
     assert status == 404 and body == NOT_FOUND_BODY
 
 
-def test_hidden_project_is_404(web, ci_jwt):
+def test_hidden_project_is_404_and_its_secrets_an_empty_list(web, ci_jwt):
     assert web.api("GET", "/projects/%s" % HIDDEN, bearer=ci_jwt)[:2] == (404, NOT_FOUND_BODY)
-    assert web.api("GET", "/projects/%s/secrets" % HIDDEN, bearer=ci_jwt)[0] == 404
+    status, body, _unused = web.api("GET", "/projects/%s/secrets" % HIDDEN, bearer=ci_jwt)
+    assert (status, body["secrets"], body["projects"]) == (200, [], [])  # as SecretsController
+    missing = "/projects/%s/secrets" % uuid.uuid4()
+    assert web.api("GET", missing, bearer=ci_jwt)[:2] == (404, NOT_FOUND_BODY)
 
 
 def test_get_by_ids(web, ci_jwt):
@@ -483,7 +494,7 @@ def test_update_rules(fresh):
     status, body, _unused = client.api("PUT", path, secret_body("NEW", "new ✓", "n", [PROD]),
                                        bearer=bearer)
     assert status == 200 and dec(body["key"]) == "NEW" and dec(body["value"]) == "new ✓"
-    assert body["creationDate"] < body["revisionDate"]
+    assert _when(body["creationDate"]) < _when(body["revisionDate"])
     client.close()
 
 
@@ -545,12 +556,13 @@ def test_delete_secrets(fresh):
     status, body, _unused = client.api("POST", "/secrets/delete", [missing], bearer=bearer)
     assert (status, body) == (404, NOT_FOUND_BODY)
     staging_secret = "5e000000-0000-4000-8000-000000000006"
-    status, body, _unused = client.api("POST", "/secrets/delete", ids + [staging_secret, missing],
-                                       bearer=bearer)
+    # one id that does not exist: 404, and nothing deleted (BulkDeleteAsync counts what it found)
+    status, body, _unused = client.api("POST", "/secrets/delete", ids + [missing], bearer=bearer)
+    assert (status, body) == (404, NOT_FOUND_BODY) and fresh.secrets()["count"] == count
+    status, body, _unused = client.api("POST", "/secrets/delete", ids + [staging_secret], bearer=bearer)
     assert status == 200 and body["object"] == "list"
     errors = {item["id"]: item["error"] for item in body["data"]}
-    assert errors == {ids[0]: None, ids[1]: None, staging_secret: "access denied",
-                      missing: "access denied"}
+    assert errors == {ids[0]: None, ids[1]: None, staging_secret: "access denied"}
     assert all(item["object"] == "BulkDeleteResponseModel" for item in body["data"])
     assert fresh.secrets()["count"] == count - 2
     client.close()
@@ -569,7 +581,7 @@ def test_projects_create_update_delete(fresh):
     status, renamed, _unused = client.api("PUT", "/projects/%s" % pid, {"name": enc("Renamed")},
                                           bearer=bearer)
     assert status == 200 and dec(renamed["name"]) == "Renamed"
-    assert renamed["revisionDate"] > renamed["creationDate"]
+    assert _when(renamed["revisionDate"]) > _when(renamed["creationDate"])
     assert client.api("PUT", "/projects/%s" % STAGING, {"name": enc("x")}, bearer=bearer)[0] == 404
     status, body, _unused = client.api("POST", "/projects/delete", [pid, STAGING], bearer=bearer)
     assert status == 200
@@ -578,7 +590,10 @@ def test_projects_create_update_delete(fresh):
     assert client.api("GET", "/secrets/%s" % secret["id"], bearer=bearer)[0] == 404
     stored = {s["id"]: s for s in fresh.secrets()["secrets"]}
     assert stored[secret["id"]]["projectIds"] == []
-    assert client.api("POST", "/projects/delete", [HIDDEN], bearer=bearer)[0] == 404
+    status, body, _unused = client.api("POST", "/projects/delete", [HIDDEN], bearer=bearer)
+    assert status == 200 and body["data"][0]["error"] == "access denied"  # it exists: not shared
+    assert client.api("POST", "/projects/delete", [HIDDEN, str(uuid.uuid4())], bearer=bearer)[:2] == (
+        404, NOT_FOUND_BODY)
     client.close()
 
 
@@ -591,7 +606,7 @@ def test_write_dates_strictly_increase(fresh):
                                            bearer=bearer)
         assert status == 200 and DATE_RE.match(body["revisionDate"])
         dates.append(body["revisionDate"])
-    assert dates == sorted(dates) and len(set(dates)) == len(dates)
+    assert dates == sorted(dates, key=_when) and len(set(map(_when, dates))) == len(dates)
     client.close()
 
 
@@ -645,6 +660,53 @@ def test_sync_has_changes_logic(fresh):
         assert _sync(client, bearer, mark)[1]["hasChanges"] is True, change
     client.close()
     reader.close()
+
+
+def test_sync_since_a_revision_date_itself_has_changes(fresh):
+    """SecretsSyncQuery: hasChanges when lastSyncedDate <= the machine account's revision date."""
+    client, bearer = ci_session(fresh)
+    created = client.api("POST", "/organizations/%s/secrets" % ORG_ID,
+                         secret_body("AT_THE_MARK", "v", project_ids=[PROD]), bearer=bearer)[1]
+    assert _sync(client, bearer, created["revisionDate"])[1]["hasChanges"] is True
+    client.close()
+
+
+def test_a_project_rename_is_not_a_sync_change_its_delete_is(fresh):
+    client, bearer = ci_session(fresh)
+    project = client.api("POST", "/organizations/%s/projects" % ORG_ID, {"name": enc("Before")}, bearer=bearer)[1]
+    client.api("POST", "/organizations/%s/secrets" % ORG_ID, secret_body("IN_IT", "v", project_ids=[project["id"]]),
+               bearer=bearer)
+    time.sleep(0.01)
+    mark = _now_iso()
+    time.sleep(0.01)
+    status, _unused, _unused = client.api("PUT", "/projects/%s" % project["id"], {"name": enc("After")}, bearer=bearer)
+    assert status == 200 and _sync(client, bearer, mark)[1]["hasChanges"] is False
+    client.api("POST", "/projects/delete", [project["id"]], bearer=bearer)
+    assert _sync(client, bearer, mark)[1]["hasChanges"] is True
+    client.close()
+
+
+def test_clock_offset_moves_dates_jwts_and_the_date_header(fresh):
+    """A server clock 10 minutes ahead of this machine's (dates only ever increase, so a clock
+    put back is for ``--clock-offset`` at start)."""
+    client, bearer = ci_session(fresh)
+    fresh.admin("POST", "clock", {"offset_seconds": 600})
+    try:
+        local_now = time.time()
+        fresh_bearer = client.login(fresh.info["tokens"]["ci"])
+        claims = json.loads(base64.urlsafe_b64decode(fresh_bearer.split(".")[1] + "=="))
+        assert 590 < claims["iat"] - local_now < 610
+        created = client.api("POST", "/organizations/%s/secrets" % ORG_ID,
+                             secret_body("SKEWED", "v", project_ids=[PROD]), bearer=fresh_bearer)[1]
+        assert _when(created["revisionDate"]) > _when(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(local_now + 590)))
+        ahead = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime(local_now + 300))
+        assert _sync(client, fresh_bearer, ahead)[0] == 200  # this machine's future, the server's past
+        status, _unused, headers = client.api("GET", "/secrets/%s" % VISIBLE_TO_CI[0], bearer=fresh_bearer)
+        assert status == 200  # the JWT is checked on the server's clock too
+        assert 589 < email.utils.parsedate_to_datetime(headers["date"]).timestamp() - local_now < 611
+    finally:
+        fresh.admin("POST", "clock", {"offset_seconds": 0})
+    client.close()
 
 
 def test_sync_date_errors(web, ci_jwt):
