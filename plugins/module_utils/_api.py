@@ -8,11 +8,13 @@ from __future__ import absolute_import, division, print_function, annotations
 __metaclass__ = type
 
 import datetime
+import time
 import uuid
 from urllib.parse import quote
 
 from ._crypto import encrypt_text
 from ._errors import ApiError, BWSSDKError, NotFoundError
+from ._http import http_date
 from ._models import Project, Secret, validate_project_name, validate_secret_input
 
 NOT_SHARED = "not found or not shared with this machine account"
@@ -50,9 +52,11 @@ class SecretsManager:
         return self.auth.org_enc_key
 
     # --- transport --------------------------------------------------------------------
-    def _call(self, method, path, what, body=None, idempotent=True, expect=(200,), done_if_gone=False):
+    def _call(self, method, path, what, body=None, idempotent=True, expect=(200,), done_if_gone=False,
+              headers=None):
         """The JSON answer of one call. ``done_if_gone`` (deletes): a 404 that answers a retry the
-        server may have acted on means the first try did it; None is returned then."""
+        server may have acted on means the first try did it; None is returned then. ``headers``
+        (a list) receives the answer's headers."""
         url = self.api_url + path
         resp = self.http.request(method, url, what, json_body=body, bearer=self.auth.bearer_token,
                                  idempotent=idempotent)
@@ -64,6 +68,8 @@ class SecretsManager:
             repeated = repeated or resp.repeated
         if resp.status == 404 and done_if_gone and repeated:
             return None
+        if headers is not None:
+            headers.append(resp.headers)
         if resp.status in expect:
             if not isinstance(resp.json, (dict, list)):
                 raise ApiError("%s: the server answered HTTP %d without a JSON body" % (what, resp.status),
@@ -140,20 +146,32 @@ class SecretsManager:
 
     def sync(self, last_synced_date=None):
         """(has_changes, [Secret]) of every secret visible; secrets is None when unchanged."""
-        changed, data = self.sync_raw(last_synced_date)
+        changed, data, _as_of = self.sync_raw(last_synced_date)
         return changed, (self._secrets(data) if changed else None)
 
     def sync_raw(self, last_synced_date=None):
-        """(has_changes, [secret as the server sent it] or None); no date means everything."""
+        """(has_changes, [secret as the server sent it] or None, as_of); no date means everything.
+
+        ``as_of`` (aware datetime) is the ``last_synced_date`` for the next sync: a time on the
+        server's clock no later than when it looked, whatever this machine's clock says (the
+        server compares it with its own dates, so a clock ahead of the server's would hide the
+        changes made in between). It is the answer's ``Date`` less the time the request took:
+        the server looked before it wrote that header, and the header's whole seconds only make
+        it earlier. Without a ``Date``, this machine's time before sending.
+        """
         path = "/organizations/%s/secrets/sync" % self.org_id
         if last_synced_date is not None:
             path += "?lastSyncedDate=" + quote(_rfc3339(last_synced_date), safe="")
-        raw = self._call("GET", path, "sync secrets")
+        sent, started, headers = time.time(), time.monotonic(), []
+        raw = self._call("GET", path, "sync secrets", headers=headers)
+        server_now = http_date(headers[-1].get("Date")) if headers and headers[-1] is not None else None
+        as_of = sent if server_now is None else server_now - (time.monotonic() - started)
+        as_of = datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc)
         if not isinstance(raw, dict):
             raise ApiError("sync secrets: unexpected answer")
         if not raw.get("hasChanges"):
-            return False, None
-        return True, _list_data(raw.get("secrets"), "sync secrets")
+            return False, None, as_of
+        return True, _list_data(raw.get("secrets"), "sync secrets"), as_of
 
     def create_secret(self, key, value, note, project_id):
         key, value, note = validate_secret_input(key, value, note)

@@ -73,6 +73,7 @@ class Auth:
         self.state_file = self._state.path if self._state else None
         self.logins = 0
         self._token = None
+        self._issued_here = None  # this machine's time, at or after the JWT was issued
         self.oauth_jwt = {}
         self.org_enc_key = None
         self._refresh()
@@ -85,7 +86,7 @@ class Auth:
     @property
     def bearer_token(self) -> str:
         """The JWT, renewed (from the state file or a login) within 60 s of its expiry."""
-        if self._expiring(self.oauth_jwt):
+        if self._expiring(self.oauth_jwt, self._issued_here):
             self._refresh()
         return self._token
 
@@ -104,25 +105,35 @@ class Auth:
 
     # --- internals ------------------------------------------------------------------
     @staticmethod
-    def _expiring(claims):
-        """True within RENEW_BEFORE_EXPIRY seconds of ``exp`` (or half the lifetime, if shorter)."""
+    def _expiring(claims, issued_here=None):
+        """True within RENEW_BEFORE_EXPIRY seconds of the JWT's end (or half its lifetime, if shorter).
+
+        ``exp`` and ``iat`` are on the identity server's clock. When this machine's time of issue
+        is known (``issued_here``: just before the login, or when the state file was written),
+        the end is that plus the lifetime, so a clock ahead of the server's (an hour, for a
+        hardware clock kept in local time) does not make every fresh JWT look expired and log
+        in again on every call. Otherwise ``exp`` against this machine's clock.
+        """
         exp, issued = claims.get("exp"), claims.get("iat", claims.get("nbf"))
         if not _plausible_time(exp):
             return True
         margin = RENEW_BEFORE_EXPIRY
+        end = exp
         if _plausible_time(issued) and exp > issued:
             margin = min(margin, (exp - issued) / 2.0)
-        return exp - time.time() <= margin
+            if issued_here is not None:
+                end = issued_here + (exp - issued)
+        return end - time.time() <= margin
 
     def _refresh(self, reject=None):
         if self._state is not None:
             try:
                 # The file is only ever replaced whole, so a valid one is used without queueing for
                 # the lock, which serializes logins: one process logs in, the others then read.
-                if self._adopt(self._state.load(), reject):
+                if self._adopt(self._state.load(), reject, self._state.written_at):
                     return
                 with self._state.locked():
-                    if self._adopt(self._state.load(), reject):
+                    if self._adopt(self._state.load(), reject, self._state.written_at):
                         return
                     token, org_key_b64 = self._login()
                     self._state.save(token, org_key_b64)
@@ -135,8 +146,9 @@ class Auth:
                     return  # logged in before the write failed
         self._login()
 
-    def _adopt(self, loaded, reject):
-        """Use a (jwt, org_key_b64) pair from the state file if it is valid and fresh."""
+    def _adopt(self, loaded, reject, written_at=None):
+        """Use a (jwt, org_key_b64) pair from the state file if it is valid and fresh (``written_at``:
+        the file's time, this machine's, soon after the login that got the JWT)."""
         if not loaded or loaded[0] == reject:
             return False
         token, org_key_b64 = loaded
@@ -145,14 +157,16 @@ class Auth:
             key = SymmetricCryptoKey.from_b64(org_key_b64)
         except BWSSDKError:
             return False
-        if self._expiring(claims) or not claims.get("organization"):
+        if self._expiring(claims, written_at) or not claims.get("organization"):
             return False
         self._token, self.oauth_jwt, self.org_enc_key = token, claims, key
+        self._issued_here = written_at
         return True
 
     def _login(self):
         """POST /connect/token; sets the JWT and org key and returns (jwt, org_key_b64)."""
         what = "login to %s" % self.region.identity_url
+        sent = time.time()  # the JWT is issued after this, on whatever clock the server has
         resp = self.http.request("POST", self.region.identity_url + LOGIN_PATH, what,
                                  form=IdentityRequest.from_client_token(self.client_token).to_query_string())
         self.logins += 1
@@ -183,6 +197,7 @@ class Auth:
         if not claims.get("organization"):
             raise InvalidIdentityResponseError("%s: the JWT names no organization" % what)
         self._token, self.oauth_jwt, self.org_enc_key = token, claims, key
+        self._issued_here = sent
         return token, org_key_b64
 
 

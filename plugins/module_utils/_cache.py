@@ -55,10 +55,12 @@ class SecretsCache:
         self.lock_timeout = lock_timeout
         self.key = client.auth.client_token.encryption_key
         self.requests = 0
+        self.fetched_all = False  # this process got every secret from the server (not "no changes")
         self._seen = None  # the file's identity when last read (see _save)
 
-    def secrets(self):
+    def secrets(self, everything=False):
         """[Secret] with values; raises StateFileError if the cache cannot be used at all.
+        ``everything``: fetch every secret afresh, whatever the cache holds (see ``refetch``).
 
         The file is only ever replaced whole (temp file and rename), so it is read without the
         lock. With ``ttl`` 0 every process asks the sync endpoint anyway, so a present cache is
@@ -67,6 +69,10 @@ class SecretsCache:
         confirm an expired cache once for all of them.
         """
         ensure_dir(self.directory)
+        if everything:
+            with dir_lock(self.directory, self.lock_timeout):
+                self._load()  # what _save compares with
+                return self._decoded(self._synced(None))
         doc = self._load()
         if doc is not None and self._fresh(doc):
             return self._decoded(doc)
@@ -83,29 +89,29 @@ class SecretsCache:
         return self.ttl > 0 and 0 <= time.time() - doc["fetched_at"] < self.ttl
 
     def _synced(self, doc):
-        """The cache confirmed or replaced by the sync endpoint (a full fetch when ``doc`` is None)."""
+        """The cache confirmed or replaced by the sync endpoint (a full fetch when ``doc`` is None).
+        ``synced_at`` is on the server's clock (``sync_raw``'s ``as_of``), never this machine's."""
         now = time.time()
-        started = datetime.datetime.now(datetime.timezone.utc)
         data = None
         if doc is not None:
             try:
                 self.requests += 1
-                changed, data = self.client.sync_raw(_parse_time(doc["synced_at"]))
+                changed, data, as_of = self.client.sync_raw(_parse_time(doc["synced_at"]))
             except ApiError as exc:
-                if exc.status != 400:  # 400: our clock is ahead of the server's; fetch all
+                if exc.status != 400:  # 400: a date the server finds in its future; fetch all
                     raise
                 changed = True
             if not changed:
                 if self.ttl > 0:  # only the TTL needs to know when the cache was last confirmed
-                    doc.update(fetched_at=now, synced_at=started.isoformat())
+                    doc.update(fetched_at=now, synced_at=as_of.isoformat())
                     self._save(doc)
                 return doc  # else the old sync date stays valid: no rewrite
         if data is None:
-            started = datetime.datetime.now(datetime.timezone.utc)
             self.requests += 1
-            data = self.client.sync_raw(None)[1]
+            _changed, data, as_of = self.client.sync_raw(None)
+        self.fetched_all = True
         doc = {"version": CACHE_VERSION, "api_url": self.client.api_url, "org_id": self.client.org_id,
-               "synced_at": started.isoformat(), "fetched_at": now, "secrets": data,
+               "synced_at": as_of.isoformat(), "fetched_at": now, "secrets": data,
                "keys": _key_names(data, self.client.auth.org_enc_key)}
         self._save(doc)
         return doc

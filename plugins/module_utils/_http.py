@@ -126,13 +126,21 @@ def _retry_after(headers):
 
 
 def _http_date_delay(value):
+    when = http_date(value)
+    return None if when is None else when - time.time()
+
+
+def http_date(value):
+    """An HTTP date (``Date``, ``Retry-After``) as epoch seconds, None when absent or unreadable."""
     import email.utils  # only a server sending an HTTP date pays for it (http.client loads it anyway)
 
+    if not value:
+        return None
     try:
         parsed = email.utils.parsedate_tz(value)
         if parsed is None:
             return None
-        return float(email.utils.mktime_tz(parsed)) - time.time()
+        return float(email.utils.mktime_tz(parsed))
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
 

@@ -30,6 +30,20 @@ def is_uuid(text):
     return bool(_CANONICAL_UUID.match(str(text)))
 
 
+_DATE = re.compile(r"(.*?T\d\d:\d\d:\d\d)(?:[.,](\d+))?(.*)\Z")
+
+
+def date_order(text):
+    """A server date (``2026-11-28T00:26:51.76Z``) as text that sorts in time order: the server
+    drops the trailing zeros of the fraction (and the fraction when it is zero), so raw strings
+    do not (``51.76Z`` would sort after ``51.7683714Z``)."""
+    found = _DATE.match(text or "")
+    if not found:
+        return text or ""
+    whole, fraction, zone = found.groups()
+    return "%s.%s%s" % (whole, (fraction or "").ljust(9, "0")[:9], zone)
+
+
 def match_project(projects, ref):
     """The Project among ``projects`` whose id or name is ``ref``; clear errors otherwise."""
     ref = (ref or "").strip()
@@ -174,7 +188,7 @@ def secrets_dict(client, projects=None, patterns=None, on_duplicate="error", sou
     if patterns:
         selected = [s for s in selected if any(fnmatch.fnmatchcase(s.key, p) for p in patterns)]
     result, seen = {}, {}
-    for secret in sorted(selected, key=lambda s: (s.creation_date or "", s.id)):
+    for secret in sorted(selected, key=lambda s: (date_order(s.creation_date), s.id)):
         if secret.key in result:
             if on_duplicate == "error":
                 where = sorted(set(index.describe_project(p) for s in (seen[secret.key], secret) for p in s.project_ids))

@@ -217,6 +217,7 @@ class StateFile:
         self.directory = os.path.dirname(self.path)
         self.key = key
         self.lock_timeout = lock_timeout
+        self.written_at = None  # the modification time of the file ``load`` read (None: unknown)
 
     def locked(self):
         ensure_dir(self.directory)
@@ -224,6 +225,10 @@ class StateFile:
 
     def load(self):
         """(jwt, org_key_b64) from the file, or None if it is missing or not ours in any way."""
+        try:  # before reading: a file replaced in between then looks older, never newer
+            self.written_at = os.lstat(self.path).st_mtime
+        except OSError:
+            self.written_at = None
         doc = load_encrypted_json(self.path, self.key, "the state file")
         if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
             return None

@@ -64,9 +64,10 @@ class BWSLookupBase(LookupBase):
         when the cache is off or unusable, or not ``needed`` and no cache_ttl).
 
         A cache answered within cache_ttl, without asking the server, may predate a secret
-        created, renamed or deleted since. So when ``resolve`` cannot find a name or id, or
-        finds one ambiguous, in such an answer, the cache is confirmed with one sync and
-        ``resolve`` runs once more: only then is it an error.
+        created, renamed or deleted since; and the sync endpoint does not report a project
+        renamed (its name is in each secret). So when ``resolve`` cannot find a name or id, or
+        finds one ambiguous, in a cache this process did not fetch whole, every secret is
+        fetched once more and ``resolve`` runs again: only then is it an error.
         """
         from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
 
@@ -78,10 +79,9 @@ class BWSLookupBase(LookupBase):
         try:
             return resolve(source)
         except (NotFoundError, AmbiguousError):
-            if source is None or cache.requests:  # the server had its say already
+            if source is None or cache.fetched_all:  # the server's whole answer: no doubt left
                 raise
-        cache.ttl = 0  # ask the server now: "anything new since the cache was synced?"
-        return resolve(self._read(cache))
+        return resolve(self._read(cache, everything=True))
 
     def shared(self, question, ask):
         """``ask()`` (a list of Secrets) asked once for all the hosts of a task: the first host's
@@ -126,9 +126,9 @@ class BWSLookupBase(LookupBase):
         return [Secret.from_api(raw, key) for raw in got["secrets"]]
 
     @staticmethod
-    def _read(cache):
+    def _read(cache, everything=False):
         try:
-            return cache.secrets()
+            return cache.secrets(everything)
         except StateFileError as exc:
             display.warning("%s: continuing without the cache" % exc)
             return None

@@ -54,3 +54,15 @@ def test_a_project_id_with_no_visible_secret_is_an_error_not_an_empty_answer(cli
         secrets_dict(client, projects=[project])
     with pytest.raises(NotFoundError, match="project %s: no secret visible" % project):
         find_secrets(client, ["DB_PASSWORD"], project=project)
+
+
+def test_server_dates_sort_in_time_order_whatever_their_trailing_zeros():
+    from ansible_collections.bws.secrets.plugins.module_utils._resolve import date_order
+
+    dates = ["2026-11-28T00:26:51.7683714Z", "2026-11-28T00:26:51.76Z", "2026-11-28T00:26:51Z",
+             "2026-11-28T00:26:51.8Z", "2026-11-28T00:26:50.9999999Z"]
+    assert sorted(dates) != sorted(dates, key=date_order)  # as strings, 51.76 sorts after 51.7683714
+    assert sorted(dates, key=date_order) == [
+        "2026-11-28T00:26:50.9999999Z", "2026-11-28T00:26:51Z", "2026-11-28T00:26:51.76Z",
+        "2026-11-28T00:26:51.7683714Z", "2026-11-28T00:26:51.8Z"]
+    assert date_order(None) == "" and date_order("not a date") == "not a date"

@@ -2,6 +2,7 @@
 real ansible-playbook runs of the installed collection against an emulator of their own."""
 
 import os
+import time
 
 import pytest
 
@@ -48,6 +49,24 @@ def test_names_mixed_ambiguous_unknown_and_projects(nrunner, extra):
     result = nrunner.run(NAMES / "names.yml", extra)
     assert_ok(result)
     assert "rescued=3" in result.stdout and "failed=0" in result.stdout
+
+
+def test_a_project_renamed_elsewhere_is_found_under_its_new_name(nrunner, extra, world):
+    """The sync endpoint does not report a project renamed (in the web vault, say): the cache
+    still holds the old name in each secret. A name that is not found is then looked up once
+    more in every secret fetched afresh, before it is an error."""
+    prod = "b0000000-0000-4000-8000-000000000001"
+    time.sleep(2.1)  # no write within the margin of the sync below (the next one would repeat it)
+    assert_ok(nrunner.run(NAMES / "by_project_name.yml", dict(extra, project_name="Production")))
+    world.client.update_project(prod, "Production (renamed)")  # not through our modules: no discard
+    try:
+        world.reset()
+        result = nrunner.run(NAMES / "by_project_name.yml", dict(extra, project_name="Production (renamed)"))
+        routes = _routes(world)
+    finally:
+        world.client.update_project(prod, "Production")
+    assert_ok(result)
+    assert routes == {SYNC: 2}  # "no changes", then every secret once more
 
 
 def _cache_files(runner):

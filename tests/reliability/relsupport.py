@@ -43,6 +43,13 @@ def routes(emu):
     return emu.stats()["routes"]
 
 
+def settle():
+    """Let a second pass after the last write (the emulator's seed, say) before a sync whose
+    successor must say "no changes": the client's sync date is the answer's Date header (whole
+    seconds) less the request's time, so a write in the second before a sync is reported again."""
+    time.sleep(1.1)
+
+
 def wait_for(predicate, timeout, interval=0.02):
     """Poll ``predicate`` until true or ``timeout`` seconds (returns its last value)."""
     deadline = time.monotonic() + timeout

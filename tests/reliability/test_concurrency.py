@@ -27,7 +27,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._task_answers import A
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
 
 from relsupport import (GET_BY_IDS, LOGIN, PROD, ROOT, SYNC, integration_runner_class, options, plain, routes,
-                        start_workers, stop, visible, wait_for, workers_result)
+                        settle, start_workers, stop, visible, wait_for, workers_result)
 
 CACHE_SUFFIX = ".bws-secrets-cache"
 TMP_PREFIX = ".bws-tmp-"
@@ -358,6 +358,7 @@ def test_reads_never_wait_for_the_lock(emu, vectors, tmp_path):
     (Before, each of them queued for the lock: forks waited on each other's sync request.)"""
     state_dir = str(tmp_path / "state")
     warm = connect(options(emu, state_dir))
+    settle()  # the warm-up sync below must postdate the seed for the reader's sync to say "no changes"
     SecretsCache(warm, cache_path(warm.auth.state_file)).secrets()
     warm.http.close()
     secret = plain(vectors, "ascii")
