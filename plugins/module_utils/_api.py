@@ -15,7 +15,7 @@ from urllib.parse import quote
 from ._crypto import encrypt_text
 from ._errors import ApiError, BWSSDKError, NotFoundError
 from ._http import http_date
-from ._models import Project, Secret, validate_project_name, validate_secret_input
+from ._models import Project, Secret, check_encrypted_length, validate_project_name, validate_secret_input
 
 NOT_SHARED = "not found or not shared with this machine account"
 
@@ -198,8 +198,11 @@ class SecretsManager:
         return self._delete("/secrets/delete", ids, "secret")
 
     def _secret_body(self, key, value, note, project_ids):
-        return {"key": encrypt_text(self._key, key), "value": encrypt_text(self._key, value),
-                "note": encrypt_text(self._key, note), "projectIds": project_ids}
+        what = "secret %r" % key
+        body = dict((field, check_encrypted_length(field, encrypt_text(self._key, text), what))
+                    for field, text in (("key", key), ("value", value), ("note", note)))
+        body["projectIds"] = project_ids
+        return body
 
     def _delete(self, path, ids, kind):
         if not ids:
@@ -225,15 +228,17 @@ class SecretsManager:
     def create_project(self, name):
         name = validate_project_name(name)
         raw = self._write("POST", "/organizations/%s/projects" % self.org_id, "create project %r" % name,
-                          body={"name": encrypt_text(self._key, name)}, idempotent=False)
+                          body=self._project_body(name), idempotent=False)
         return Project.from_api(raw, self._key)
 
     def update_project(self, project_id, name):
         pid = check_uuid(project_id, "project id")
         name = validate_project_name(name)
-        raw = self._write("PUT", "/projects/" + pid, "rename project %s" % pid,
-                          body={"name": encrypt_text(self._key, name)})
+        raw = self._write("PUT", "/projects/" + pid, "rename project %s" % pid, body=self._project_body(name))
         return Project.from_api(raw, self._key)
+
+    def _project_body(self, name):
+        return {"name": check_encrypted_length("name", encrypt_text(self._key, name), "project %r" % name)}
 
     def delete_projects(self, project_ids):
         ids = [check_uuid(p, "project id") for p in project_ids]

@@ -15,6 +15,19 @@ KEY_MAX = 500
 VALUE_MAX = 25000
 NOTE_MAX = 7000
 PROJECT_NAME_MAX = 500
+# The server's own limits, on the encrypted text ([EncryptedStringLength] of its request
+# models): non-ASCII text within the limits above can still exceed them once encrypted.
+ENCRYPTED_MAX = {"key": 1000, "value": 35000, "note": 10000, "name": 1000}
+
+
+def check_encrypted_length(field, encrypted, what):
+    """Raise BWSSDKError when ``encrypted`` (an EncString of ``field``) is longer than the server takes."""
+    limit = ENCRYPTED_MAX[field]
+    if len(encrypted) > limit:
+        raise BWSSDKError("the %s of %s is %d characters long once encrypted; the server's limit is %d (each "
+                          "non-ASCII character takes 2 to 4 bytes): shorten it" % (field, what, len(encrypted), limit))
+    return encrypted
+
 
 _UNSET = object()
 PROJECT_FIELDS = ("id", "organization_id", "name", "creation_date", "revision_date")

@@ -64,6 +64,25 @@ def test_limits_checked_before_sending(client, emu):
     assert "POST /organizations/{org}/secrets" not in emu.stats()["routes"]
 
 
+def test_limits_of_the_encrypted_text_checked_before_sending(client, emu):
+    """Within the SDK's character limits, non-ASCII text can exceed the server's limits on the
+    encrypted strings (key 1000, value 35000, note 10000, project name 1000): said before sending."""
+    emu.reset()
+    for kwargs, fragment in [
+        (dict(key="\u00e9" * 500, value="v", note=""), "the key of secret .* once encrypted; the server's limit is 1000"),
+        (dict(key="K", value="\u20ac" * 25000, note=""), "the value of secret 'K' is .* once encrypted; .* limit is 35000"),
+        (dict(key="K", value="v", note="\u00e9" * 7000), "the note of secret 'K' is .* once encrypted; .* limit is 10000"),
+    ]:
+        with pytest.raises(BWSSDKError, match=fragment):
+            client.create_secret(project_id=PROD, **kwargs)
+    with pytest.raises(BWSSDKError, match="the name of project .* once encrypted; the server's limit is 1000"):
+        client.create_project("\u00e9" * 500)
+    assert emu.stats()["routes"] == {}
+    created = client.create_secret("\u00e9" * 240, "\u20ac" * 8000, "\u00e9" * 2500, PROD)  # just within
+    assert client.get_secret(created.id).value == "\u20ac" * 8000
+    client.delete_secrets([created.id])
+
+
 def test_create_in_read_only_project_is_not_found(client):
     with pytest.raises(NotFoundError, match="not shared with this machine account"):
         client.create_secret("K", "v", "", STAGING)

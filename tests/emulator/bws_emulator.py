@@ -73,7 +73,8 @@ CryptoError = _errors.CryptoError
 
 LOG = logging.getLogger("bws_emulator")
 
-MAX_ENCRYPTED_VALUE = 35000
+# [EncryptedStringLength] of the server's request models (SecretCreateRequestModel, ...)
+MAX_ENCRYPTED = {"key": 1000, "value": 35000, "note": 10000, "name": 1000}
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_JWT_LIFETIME = 3600
 TICKS_PER_SECOND = 10 ** 7
@@ -854,10 +855,7 @@ def _secret_body(req):
     errors = {}
     for field in ("key", "value", "note"):
         _validate_encstring(body, field, errors)
-    value = body.get("value")
-    if isinstance(value, str) and len(value) > MAX_ENCRYPTED_VALUE:
-        errors["Value"] = ["The field Value exceeds the maximum encrypted value length of "
-                           "%d characters." % MAX_ENCRYPTED_VALUE]
+        _check_encrypted_length(body, field, errors)
     if errors:
         raise bad_request(MODEL_INVALID_MESSAGE, errors)
     project_ids = _uuid_list(body.get("projectIds"), "projectIds")
@@ -872,9 +870,17 @@ def _project_name(req):
         raise invalid_model("$", "The JSON value could not be converted.")
     errors = {}
     _validate_encstring(body, "name", errors)
+    _check_encrypted_length(body, "name", errors)
     if errors:
         raise bad_request(MODEL_INVALID_MESSAGE, errors)
     return body["name"]
+
+
+def _check_encrypted_length(body, field, errors):
+    text, limit = body.get(field), MAX_ENCRYPTED[field]
+    if isinstance(text, str) and len(text) > limit:
+        name = field.capitalize()
+        errors[name] = ["The field %s exceeds the maximum encrypted value length of %d characters." % (name, limit)]
 
 
 def _id_array(req):

@@ -568,6 +568,20 @@ def test_delete_secrets(fresh):
     client.close()
 
 
+def test_encrypted_lengths_beyond_the_request_models_are_400(fresh):
+    client, bearer = ci_session(fresh)
+    path = "/organizations/%s/secrets" % ORG_ID
+    for field, text in (("key", "\u00e9" * 500), ("note", "\u00e9" * 7000)):
+        body = secret_body("K", "v", project_ids=[PROD])
+        body[field] = enc(text)
+        status, answer, _unused = client.api("POST", path, body, bearer=bearer)
+        assert status == 400 and list(answer["validationErrors"]) == [field.capitalize()], field
+    status, answer, _unused = client.api("POST", "/organizations/%s/projects" % ORG_ID, {"name": enc("\u00e9" * 500)},
+                                         bearer=bearer)
+    assert status == 400 and list(answer["validationErrors"]) == ["Name"]
+    client.close()
+
+
 def test_projects_create_update_delete(fresh):
     client, bearer = ci_session(fresh)
     status, project, _unused = client.api("POST", "/organizations/%s/projects" % ORG_ID,
