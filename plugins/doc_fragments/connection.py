@@ -20,6 +20,7 @@ options:
   region:
     description:
       - The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.
+      - Read from the E(BWS_REGION) environment variable when not set.
     type: str
     choices: [us, eu]
     default: us
@@ -28,31 +29,37 @@ options:
       - Base URL of a self-hosted Bitwarden server; the API is C(<server_url>/api) and identity
         C(<server_url>/identity).
       - Takes precedence over O(region).
+      - Read from the E(BWS_SERVER_URL) environment variable when not set.
     type: str
   api_url:
     description:
       - Explicit API base URL. Must be set together with O(identity_url); both take precedence
         over O(server_url) and O(region).
+      - Read from the E(BWS_API_URL) environment variable when not set.
     type: str
   identity_url:
     description:
       - Explicit identity base URL. Must be set together with O(api_url).
+      - Read from the E(BWS_IDENTITY_URL) environment variable when not set.
     type: str
   state_dir:
     description:
       - Directory of the login state files, shared with the C(bws) CLI and the official SDK
         (C(<state_dir>/<access token id>), encrypted with the access token).
       - Reusing a state file saves a login per run; concurrent runs log in once.
+      - Read from the E(BWS_STATE_DIR) environment variable when not set.
     type: path
     default: ~/.config/bws/state
   use_state_file:
     description:
       - Set to V(false) to never read or write a state file (log in on every run).
+      - Read from the E(BWS_USE_STATE_FILE) environment variable when not set.
     type: bool
     default: true
   validate_certs:
     description:
       - Verify the server's TLS certificate. Turn off only for testing.
+      - Read from the E(BWS_VALIDATE_CERTS) environment variable when not set.
     type: bool
     default: true
   allow_insecure_http:
@@ -60,15 +67,18 @@ options:
       - Plain C(http://) URLs are refused unless they point at a loopback address (such as the
         local emulator). Set to V(true) to allow them anyway; the token and every secret then
         cross the network unencrypted.
+      - Read from the E(BWS_ALLOW_INSECURE_HTTP) environment variable when not set.
     type: bool
     default: false
   ca_path:
     description:
       - A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server.
+      - Read from the E(BWS_CA_PATH) environment variable when not set.
     type: path
   timeout:
     description:
       - Seconds to wait for a connection or an answer, per request.
+      - Read from the E(BWS_TIMEOUT) environment variable when not set.
     type: int
     default: 30
   retries:
@@ -76,6 +86,7 @@ options:
       - How many times a request is retried after HTTP 429 (honouring C(Retry-After)), after a
         5xx (a 503 honours C(Retry-After) too) or a dropped connection (for requests that are safe
         to repeat).
+      - Read from the E(BWS_RETRIES) environment variable when not set.
     type: int
     default: 3
 """

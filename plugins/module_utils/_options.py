@@ -21,20 +21,21 @@ from ._region import Region
 from ._state import DEFAULT_STATE_DIR, state_file_path
 from ._token import ClientToken
 
-# name: (argspec type, default, environment variable or None, no_log)
+# name: (argspec type, default, environment variable, no_log); modules fall back to the same
+# variables as the lookups (doc_fragments/connection.py lists them for both)
 CONNECTION_OPTIONS = {
     "access_token": ("str", None, "BWS_ACCESS_TOKEN", True),
-    "region": ("str", "us", None, False),
+    "region": ("str", "us", "BWS_REGION", False),
     "server_url": ("str", None, "BWS_SERVER_URL", False),
     "api_url": ("str", None, "BWS_API_URL", False),
     "identity_url": ("str", None, "BWS_IDENTITY_URL", False),
     "state_dir": ("path", DEFAULT_STATE_DIR, "BWS_STATE_DIR", False),
-    "use_state_file": ("bool", True, None, False),
-    "validate_certs": ("bool", True, None, False),
-    "allow_insecure_http": ("bool", False, None, False),
+    "use_state_file": ("bool", True, "BWS_USE_STATE_FILE", False),
+    "validate_certs": ("bool", True, "BWS_VALIDATE_CERTS", False),
+    "allow_insecure_http": ("bool", False, "BWS_ALLOW_INSECURE_HTTP", False),
     "ca_path": ("path", None, "BWS_CA_PATH", False),
-    "timeout": ("int", 30, None, False),
-    "retries": ("int", 3, None, False),
+    "timeout": ("int", 30, "BWS_TIMEOUT", False),
+    "retries": ("int", 3, "BWS_RETRIES", False),
 }
 REGIONS = ("us", "eu")
 # HTTP (http.client) and the JWT claims (base64url + json) need only the standard library:

@@ -56,6 +56,8 @@ options:
       - The id of an existing secret, to address exactly that one (for renames, moves, or when
         several secrets share a key).
       - A secret with this id must exist and be visible unless O(state=absent).
+      - With O(state=absent), a O(key) or O(project) also given must be the secret's, or the task
+        fails without deleting anything.
     type: str
   state:
     description:
@@ -230,10 +232,18 @@ def _project_name(client, secret, plist):
     return ref_names(client, [secret]).get(secret.project_id)
 
 
-def _absent(module, client, current, plist):
+def _absent(module, client, current, target, plist):
     if current is None:
         return dict(changed=False, secret={}, value_changed=False)
     name = _project_name(client, current, plist)
+    key = (module.params["key"] or "").strip()
+    if module.params["id"] and ((key and key != current.key) or (target and target.id not in current.project_ids)):
+        raise BWSSDKError(
+            "secret %s is %r in project %s, not the secret the task describes (%s): state=absent with id "
+            "deletes exactly that secret, so correct key and project, or leave them out"
+            % (current.id, current.key, "%r (%s)" % (name, current.project_id) if name else current.project_id,
+               ", ".join(part for part in ("key %r" % key if key else "", "project %r" % module.params["project"]
+                                           if target else "") if part)))
     result = dict(changed=True, secret=secret_result(current, name), value_changed=False)
     if module._diff:
         result["diff"] = dict(
@@ -322,7 +332,7 @@ def run(module):
         target = match_project(plist, params["project"])
     current = _find(module, client, target)
     if params["state"] == "absent":
-        return _absent(module, client, current, plist)
+        return _absent(module, client, current, target, plist)
     if current is None:
         return _create(module, client, target, plist)
     return _update(module, client, current, target, plist)

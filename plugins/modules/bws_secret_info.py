@@ -27,7 +27,8 @@ requirements:
 options:
   ids:
     description:
-      - Secret ids. An id that does not exist or is not shared with the machine account is an error.
+      - Secret ids. An id that does not exist or is not shared with the machine account is an error,
+        with or without O(project) (which leaves out the secrets of other projects).
     type: list
     elements: str
   keys:
@@ -157,7 +158,7 @@ def run(module):
         if ids:
             visible = set(s.id for s in listed)
             missing = [i for i in ids if i not in visible]
-            if missing and target is None:
+            if missing:  # outside the project they are filtered out; missing or not shared, an error
                 client.get_secrets(missing)  # raises naming the ids that are missing or not shared
         wanted_ids, wanted_keys = set(ids), set(keys)
         chosen = [s.id for s in listed

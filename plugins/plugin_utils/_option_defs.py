@@ -34,6 +34,7 @@ SHARED = {
                 'local emulator). Set to V(true) to allow them anyway; the token and every secret then '
                 'cross the network unencrypted.'
             ),
+            'Read from the E(BWS_ALLOW_INSECURE_HTTP) environment variable when not set.',
         ],
         'env': [
             {'name': 'BWS_ALLOW_INSECURE_HTTP'},
@@ -52,6 +53,7 @@ SHARED = {
                 'Explicit API base URL. Must be set together with O(identity_url); both take precedence '
                 'over O(server_url) and O(region).'
             ),
+            'Read from the E(BWS_API_URL) environment variable when not set.',
         ],
         'env': [
             {'name': 'BWS_API_URL'},
@@ -65,7 +67,10 @@ SHARED = {
         ],
     },
     'ca_path': {
-        'description': ["A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server."],
+        'description': [
+            "A CA bundle (PEM) to verify the server's certificate with, e.g. for a self-hosted server.",
+            'Read from the E(BWS_CA_PATH) environment variable when not set.',
+        ],
         'env': [
             {'name': 'BWS_CA_PATH'},
         ],
@@ -136,7 +141,10 @@ SHARED = {
         ],
     },
     'identity_url': {
-        'description': ['Explicit identity base URL. Must be set together with O(api_url).'],
+        'description': [
+            'Explicit identity base URL. Must be set together with O(api_url).',
+            'Read from the E(BWS_IDENTITY_URL) environment variable when not set.',
+        ],
         'env': [
             {'name': 'BWS_IDENTITY_URL'},
         ],
@@ -151,7 +159,10 @@ SHARED = {
     'region': {
         'choices': ['us', 'eu'],
         'default': 'us',
-        'description': ['The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.'],
+        'description': [
+            'The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.',
+            'Read from the E(BWS_REGION) environment variable when not set.',
+        ],
         'env': [
             {'name': 'BWS_REGION'},
         ],
@@ -171,6 +182,7 @@ SHARED = {
                 '(a 503 honours C(Retry-After) too) or a dropped connection (for requests that are safe to '
                 'repeat).'
             ),
+            'Read from the E(BWS_RETRIES) environment variable when not set.',
         ],
         'env': [
             {'name': 'BWS_RETRIES'},
@@ -190,6 +202,7 @@ SHARED = {
                 'C(<server_url>/identity).'
             ),
             'Takes precedence over O(region).',
+            'Read from the E(BWS_SERVER_URL) environment variable when not set.',
         ],
         'env': [
             {'name': 'BWS_SERVER_URL'},
@@ -249,6 +262,7 @@ SHARED = {
                 '(C(<state_dir>/<access token id>), encrypted with the access token).'
             ),
             'Reusing a state file saves a login per run; concurrent runs log in once.',
+            'Read from the E(BWS_STATE_DIR) environment variable when not set.',
         ],
         'env': [
             {'name': 'BWS_STATE_DIR'},
@@ -263,7 +277,10 @@ SHARED = {
     },
     'timeout': {
         'default': 30,
-        'description': ['Seconds to wait for a connection or an answer, per request.'],
+        'description': [
+            'Seconds to wait for a connection or an answer, per request.',
+            'Read from the E(BWS_TIMEOUT) environment variable when not set.',
+        ],
         'env': [
             {'name': 'BWS_TIMEOUT'},
         ],
@@ -277,7 +294,10 @@ SHARED = {
     },
     'use_state_file': {
         'default': True,
-        'description': ['Set to V(false) to never read or write a state file (log in on every run).'],
+        'description': [
+            'Set to V(false) to never read or write a state file (log in on every run).',
+            'Read from the E(BWS_USE_STATE_FILE) environment variable when not set.',
+        ],
         'env': [
             {'name': 'BWS_USE_STATE_FILE'},
         ],
@@ -291,7 +311,10 @@ SHARED = {
     },
     'validate_certs': {
         'default': True,
-        'description': ["Verify the server's TLS certificate. Turn off only for testing."],
+        'description': [
+            "Verify the server's TLS certificate. Turn off only for testing.",
+            'Read from the E(BWS_VALIDATE_CERTS) environment variable when not set.',
+        ],
         'env': [
             {'name': 'BWS_VALIDATE_CERTS'},
         ],

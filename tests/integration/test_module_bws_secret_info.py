@@ -20,7 +20,7 @@ def emulator(vectors_seed):
 def test_reads_by_ids_keys_and_project(runner, expected, emulator):
     result = runner.run(TARGET / "read.yml", expected)
     assert_ok(result)
-    assert "failed=0" in result.stdout and "rescued=2" in result.stdout, result.stdout[-3000:]
+    assert "failed=0" in result.stdout and "rescued=3" in result.stdout, result.stdout[-3000:]
     routes = emulator.stats()["routes"]
     assert not any(name.startswith(("PUT", "POST /organizations", "POST /projects", "POST /secrets/delete"))
                    for name in routes), routes
@@ -56,3 +56,26 @@ def test_request_counts(runner, expected, emulator, case):
     got = emulator.stats()["routes"]
     got.pop("POST /connect/token", None)
     assert got == routes
+
+
+def test_connection_options_fall_back_to_the_same_environment_as_the_lookups(runner, expected, emulator):
+    """Every connection option of the modules falls back to the variable the lookups read; here
+    BWS_USE_STATE_FILE=false: each run logs in, and no state file is written."""
+    import os
+
+    import yaml
+    from ansible.module_utils.basic import env_fallback
+    from ansible_collections.bws.secrets.plugins.doc_fragments.connection import ModuleDocFragment
+    from ansible_collections.bws.secrets.plugins.module_utils._options import module_argspec
+
+    plugins = yaml.safe_load(ModuleDocFragment.PLUGINS)["options"]
+    for name, entry in module_argspec(env_fallback).items():
+        assert entry.get("fallback") == (env_fallback, [plugins[name]["env"][0]["name"]]), name
+
+    s = expected["secrets"]
+    extra = dict(expected, ids=[s["ascii"]["id"]], expected_ids=[s["ascii"]["id"]],
+                 expected_values=[s["ascii"]["value"]])
+    for _unused in range(2):
+        assert_ok(runner.run(TARGET / "count.yml", extra, env={"BWS_USE_STATE_FILE": "false"}))
+    assert emulator.stats()["logins"] == 2
+    assert not os.path.exists(runner.state_dir) or os.listdir(runner.state_dir) == []
