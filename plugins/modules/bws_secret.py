@@ -82,8 +82,11 @@ attributes:
     details: The diff shows key, note and project, and for the value only whether it changes.
 notes:
   - The access token is read from E(BWS_ACCESS_TOKEN) on the host that runs the module when
-    O(access_token) is not set; O(server_url), O(api_url), O(identity_url), O(state_dir) and
-    O(ca_path) also fall back to their E(BWS_*) variables there.
+    O(access_token) is not set; every other connection option also falls back to its E(BWS_*)
+    variable there.
+  - In check mode, a secret to create in a project (given by name) that does not exist yet is
+    reported as created, with a warning, as if an earlier task (M(bws.secrets.bws_project))
+    created the project; the real run fails if none does.
   - The machine account needs read and write access to the project to create, update, move or
     delete a secret in it; a read-only project gives a clear error.
   - The result and diff never contain the value; still use C(no_log) when O(value) comes from a
@@ -197,7 +200,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._models import validat
 from ansible_collections.bws.secrets.plugins.module_utils._module import (
     HIDDEN, HIDDEN_CHANGED, BWSModule, ProjectList, match_project, ref_names,
     secret_diff_text, secret_result, write_errors)
-from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError
+from ansible_collections.bws.secrets.plugins.module_utils._resolve import AmbiguousError, is_uuid
 
 
 def _find(module, client, target):
@@ -282,6 +285,24 @@ def _create(module, client, target, plist):
     return result
 
 
+def _create_in_a_project_to_be(module, client, project):
+    """Check mode, a project name that does not exist: what creating the secret would report,
+    supposing an earlier task of the play creates the project (check mode created nothing)."""
+    params = module.params
+    if params["value"] is None:
+        raise BWSSDKError("secret key %r: value is required to create it in project %r" % (params["key"], project))
+    key, _value, note = validate_secret_input(params["key"], params["value"], params["note"] or "")
+    module.warn("project %r does not exist: check mode reports secret %r as created in it, supposing an earlier "
+                "task creates the project; the real run fails if none does" % (project, key))
+    result = dict(changed=True, value_changed=True,
+                  secret=dict(id=None, organization_id=client.org_id, project_id=None, project=project, key=key,
+                              note=note, creation_date=None, revision_date=None))
+    if module._diff:
+        result["diff"] = dict(before="", after=secret_diff_text(key, note, "(new)", project, HIDDEN_CHANGED),
+                              before_header="secret %r (absent)" % key, after_header="secret %r" % key)
+    return result
+
+
 def _update(module, client, current, target, plist):
     params = module.params
     want_key = params["key"].strip() if params["key"] is not None else current.key
@@ -329,7 +350,13 @@ def run(module):
     plist = target = None
     if params["project"] is not None:
         plist = ProjectList(client)
-        target = match_project(plist, params["project"])
+        try:
+            target = match_project(plist, params["project"])
+        except NotFoundError:
+            name = params["project"].strip()
+            if not (module.check_mode and params["state"] == "present" and not params["id"] and not is_uuid(name)):
+                raise
+            return _create_in_a_project_to_be(module, client, name)
     current = _find(module, client, target)
     if params["state"] == "absent":
         return _absent(module, client, current, target, plist)

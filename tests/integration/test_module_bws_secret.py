@@ -119,10 +119,13 @@ def test_check_mode_reports_and_sends_no_write(runner, expected, emulator, clien
         {"key": "MOD_CHECK_EXISTING", "value": "old-value", "project": "Production"},
         {"id": existing.id, "state": "absent"},
         {"key": "MOD_CHECK_ABSENT", "project": "Production", "state": "absent"},
+        # a project an earlier task would create: check mode created nothing
+        {"key": "MOD_CHECK_IN_A_NEW_PROJECT", "value": "v", "project": "Not Created Yet"},
     ]
-    converge(runner, expected, declared, [True, True, False, True, False],
-             expect_value_changed=[True, True, False, False, False], check=True)
+    result = converge(runner, expected, declared, [True, True, False, True, False, True],
+                      expect_value_changed=[True, True, False, False, False, True], check=True)
     assert writes(emulator) == {}
+    assert "project 'Not Created Yet' does not exist: check mode reports" in result.stdout
     keys = by_key(client, PROD)
     assert "MOD_CHECK_NEW" not in keys
     assert client.get_secret(existing.id).value == "old-value"
