@@ -44,6 +44,18 @@ options:
       - name: BWS_PROJECT
     vars:
       - name: bws_project
+  on_missing:
+    description:
+      - What to do with a term (id or key name) that matches no secret the machine account can
+        read.
+      - V(error) fails the lookup naming it; V(warn) gives None in its place, with a warning;
+        V(skip) gives None in its place silently. Use the C(default) filter with its second
+        argument V(true) to replace None (see the examples).
+      - A key name held by several secrets, or a O(project) that is not found, is an error
+        whatever this says.
+    type: str
+    choices: [error, warn, skip]
+    default: error
 extends_documentation_fragment:
   - bws.secrets.connection
   - bws.secrets.connection.plugins
@@ -76,6 +88,10 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     db_password: "{{ lookup('bws.secrets.bws_secret', 'DB_PASSWORD', project='Production') }}"
   no_log: true
+
+- name: An optional secret, with a default when it does not exist
+  ansible.builtin.set_fact:
+    feature_flag: "{{ lookup('bws.secrets.bws_secret', 'FEATURE_FLAG', on_missing='skip') | default('off', true) }}"
 
 - name: Ids and names mixed; results keep term order
   ansible.builtin.set_fact:
@@ -115,7 +131,7 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import re
 
 register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
 
-from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase  # noqa: E402
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase, display  # noqa: E402
 
 
 class LookupModule(BWSLookupBase):
@@ -124,17 +140,24 @@ class LookupModule(BWSLookupBase):
         field = self.option("field")
         if not terms:
             return []
-        project = self.option("project")
-        secrets = self.shared(["bws_secret", [str(term) for term in terms], project], lambda: self._find(terms, project))
+        project, on_missing = self.option("project"), self.option("on_missing")
+        tolerant = on_missing != "error"
+        secrets = self.shared(["bws_secret", [str(term) for term in terms], project, tolerant],
+                              lambda: self._find(terms, project, tolerant))
+        if on_missing == "warn" and None in secrets:
+            display.warning("bws_secret: no secret the machine account can read matches %s (on_missing=warn: None "
+                            "in its place)" % ", ".join(repr(str(t)) for t, s in zip(terms, secrets) if s is None))
         if field == "all":
-            return [s.to_dict() for s in secrets]
-        return [getattr(s, field) for s in secrets]
+            return [None if s is None else s.to_dict() for s in secrets]
+        return [None if s is None else getattr(s, field) for s in secrets]
 
-    def _find(self, terms, project):
-        """Ask the server (or the sync cache) for the secrets of ``terms``."""
+    def _find(self, terms, project, tolerant):
+        """Ask the server (or the sync cache) for the secrets of ``terms`` (None for a miss when ``tolerant``)."""
         from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid
 
         client = self.client()
         by_name = any(not is_uuid(term) for term in terms)
-        return self.with_cache(client, lambda source: find_secrets(client, terms, project=project, source=source),
-                               needed=by_name)
+        return self.with_cache(
+            client, lambda source: find_secrets(client, terms, project=project, source=source,
+                                                missing=[] if tolerant else None),
+            needed=by_name, doubtful=(lambda found: None in found) if tolerant else None)

@@ -109,8 +109,13 @@ class SecretsManager:
         raw = self._call("GET", "/secrets/" + sid, "get secret %s" % sid)
         return Secret.from_api(raw, self._key)
 
-    def get_secrets(self, secret_ids):
-        """Secrets by id in one request, in the order asked (duplicates allowed)."""
+    def get_secrets(self, secret_ids, missing=None):
+        """Secrets by id in one request, in the order asked (duplicates allowed).
+
+        An id not found or not shared raises NotFoundError naming it; with ``missing`` (a list)
+        it is appended there and gives None instead. The server refuses the whole request for
+        one such id, so the others then cost a list and one more request.
+        """
         ids = [check_uuid(s, "secret id") for s in secret_ids]
         if not ids:
             return []
@@ -119,21 +124,29 @@ class SecretsManager:
         try:
             raw = self._call("POST", "/secrets/get-by-ids", what, body={"ids": unique})
         except NotFoundError:
-            raise self._missing(unique) from None
+            gone = self._missing_ids(unique)
+            if missing is None:
+                raise NotFoundError("secret %s: %s" % (", ".join(gone), NOT_SHARED), status=404) from None
+            missing.extend(gone)
+            rest = [i for i in unique if i not in gone]
+            found = dict((s.id, s) for s in self.get_secrets(rest)) if rest else {}
+            return [found.get(i) for i in ids]
         found = dict((s.id, s) for s in self._secrets(_list_data(raw, what)))
-        missing = [i for i in unique if i not in found]
-        if missing:
-            raise NotFoundError("secret %s: %s" % (", ".join(missing), NOT_SHARED), status=404)
-        return [found[i] for i in ids]
+        absent = [i for i in unique if i not in found]
+        if absent and missing is None:
+            raise NotFoundError("secret %s: %s" % (", ".join(absent), NOT_SHARED), status=404)
+        if missing is not None:
+            missing.extend(absent)
+        return [found.get(i) for i in ids]
 
-    def _missing(self, ids):
-        """After a 404 on get-by-ids, name the ids this machine account cannot read."""
+    def _missing_ids(self, ids):
+        """After a 404 on get-by-ids, the ids this machine account cannot read (all of them when
+        the list of what it can read fails too)."""
         try:
             visible = set(s.id for s in self.list_secrets())
         except BWSSDKError:
             visible = set()
-        missing = [i for i in ids if i not in visible] or ids
-        return NotFoundError("secret %s: %s" % (", ".join(missing), NOT_SHARED), status=404)
+        return [i for i in ids if i not in visible] or ids
 
     def list_secrets(self, project_id=None):
         """Secret identifiers (no values) of the organization or of one project."""

@@ -139,11 +139,13 @@ def _everything(client):
     return client.sync()[1] or []
 
 
-def find_secrets(client, terms, project=None, source=None):
+def find_secrets(client, terms, project=None, source=None, missing=None):
     """Secrets for terms that are ids or key names, in term order.
 
     With ``source`` (secrets with values, e.g. from the sync cache) no request is sent.
     Otherwise key names cost one sync request in all, and ids alone one get-by-ids.
+    A term that matches nothing raises NotFoundError; with ``missing`` (a list) it is appended
+    there and gives None instead. An ambiguous name, or a project not found, still raises.
     """
     terms = [str(t).strip() for t in terms]
     names = [t for t in terms if not is_uuid(t)]
@@ -157,16 +159,26 @@ def find_secrets(client, terms, project=None, source=None):
     for term in terms:
         if is_uuid(term):
             chosen.append(str(uuid.UUID(term)))
-        else:
+            continue
+        try:
             chosen.append(index.find(term, project_ids, _scope(project)).id)
+        except NotFoundError:
+            if missing is None:
+                raise
+            missing.append(term)
+            chosen.append(None)
     if source is None:
-        return client.get_secrets(chosen)
+        ids = [i for i in chosen if i is not None]
+        got = iter(client.get_secrets(ids, missing=missing) if ids else [])
+        return [next(got) if i is not None else None for i in chosen]
     by_id = dict((s.id, s) for s in source)  # keys are decrypted only for the secrets returned
-    missing = [i for i in chosen if i not in by_id]
-    if missing:
-        raise NotFoundError("secret %s: not found or not shared with this machine account" % ", ".join(missing),
+    absent = [i for i in chosen if i is not None and i not in by_id]
+    if absent and missing is None:
+        raise NotFoundError("secret %s: not found or not shared with this machine account" % ", ".join(absent),
                             status=404)
-    return [by_id[i] for i in chosen]
+    if missing is not None:
+        missing.extend(absent)
+    return [by_id.get(i) if i is not None else None for i in chosen]
 
 
 ON_DUPLICATE = ("error", "first", "last")

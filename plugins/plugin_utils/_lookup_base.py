@@ -59,7 +59,7 @@ class BWSLookupBase(LookupBase):
         options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
         return connect(options, warn=display.warning)
 
-    def with_cache(self, client, resolve, needed=True):
+    def with_cache(self, client, resolve, needed=True, doubtful=None):
         """``resolve(source)``, ``source`` being every visible secret from the sync cache (None
         when the cache is off or unusable, or not ``needed`` and no cache_ttl).
 
@@ -67,7 +67,8 @@ class BWSLookupBase(LookupBase):
         created, renamed or deleted since; and the sync endpoint does not report a project
         renamed (its name is in each secret). So when ``resolve`` cannot find a name or id, or
         finds one ambiguous, in a cache this process did not fetch whole, every secret is
-        fetched once more and ``resolve`` runs again: only then is it an error.
+        fetched once more and ``resolve`` runs again: only then is it an error. ``doubtful(result)``
+        says the same of a result that holds misses instead of raising (``on_missing``).
         """
         from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
 
@@ -77,7 +78,9 @@ class BWSLookupBase(LookupBase):
         cache = SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl)
         source = self._read(cache)
         try:
-            return resolve(source)
+            result = resolve(source)
+            if doubtful is None or source is None or cache.fetched_all or not doubtful(result):
+                return result
         except (NotFoundError, AmbiguousError):
             if source is None or cache.fetched_all:  # the server's whole answer: no doubt left
                 raise
@@ -109,7 +112,7 @@ class BWSLookupBase(LookupBase):
             except AmbiguousError as exc:
                 return {"error": "ambiguous", "message": str(exc)}
             mine.append(secrets)
-            return {"secrets": [secret.raw for secret in secrets]}
+            return {"secrets": [None if secret is None else secret.raw for secret in secrets]}
 
         where = [self.option(name) for name in ("region", "server_url", "api_url")]
         hosts = sorted(str(host) for host in batch or [])  # with ``serial``, a later batch runs the task again
@@ -123,7 +126,7 @@ class BWSLookupBase(LookupBase):
             key = SymmetricCryptoKey.from_b64(state.load()[1])
         except (BWSSDKError, TypeError):  # no usable state file: ask, as without sharing
             return ask()
-        return [Secret.from_api(raw, key) for raw in got["secrets"]]
+        return [None if raw is None else Secret.from_api(raw, key) for raw in got["secrets"]]
 
     @staticmethod
     def _read(cache, everything=False):

@@ -352,6 +352,23 @@ DEFINITIONS = {
             'description': ['Which field of each secret to return; V(all) returns the whole secret as a dictionary.'],
             'type': 'str',
         },
+        'on_missing': {
+            'choices': ['error', 'warn', 'skip'],
+            'default': 'error',
+            'description': [
+                'What to do with a term (id or key name) that matches no secret the machine account can read.',
+                (
+                    'V(error) fails the lookup naming it; V(warn) gives None in its place, with a warning; '
+                    'V(skip) gives None in its place silently. Use the C(default) filter with its second '
+                    'argument V(true) to replace None (see the examples).'
+                ),
+                (
+                    'A key name held by several secrets, or a O(project) that is not found, is an error '
+                    'whatever this says.'
+                ),
+            ],
+            'type': 'str',
+        },
         'project': {
             'description': ['A project id or name. Key names are looked for in this project only; ids are not affected.'],
             'env': [

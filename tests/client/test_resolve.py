@@ -66,3 +66,20 @@ def test_server_dates_sort_in_time_order_whatever_their_trailing_zeros():
         "2026-11-28T00:26:50.9999999Z", "2026-11-28T00:26:51Z", "2026-11-28T00:26:51.76Z",
         "2026-11-28T00:26:51.7683714Z", "2026-11-28T00:26:51.8Z"]
     assert date_order(None) == "" and date_order("not a date") == "not a date"
+
+
+def test_misses_recorded_instead_of_raised_when_asked(client, fresh_emulator):
+    ascii_id, nowhere = "5e000000-0000-4000-8000-000000000001", "11111111-1111-4111-8111-111111111111"
+    fresh_emulator.reset()
+    missing = []
+    got = find_secrets(client, [ascii_id, nowhere, ascii_id], missing=missing)
+    assert [s and s.value for s in got] == ["hunter2", None, "hunter2"] and missing == [nowhere]
+    routes = fresh_emulator.stats()["routes"]  # the server refuses the whole get-by-ids for one miss
+    assert routes == {"POST /secrets/get-by-ids": 2, "GET /organizations/{org}/secrets": 1}
+    missing = []
+    got = find_secrets(client, ["NO_SUCH_KEY", "DB_PASSWORD", nowhere], missing=missing)
+    assert [s and s.value for s in got] == [None, "hunter2", None] and missing == ["NO_SUCH_KEY", nowhere]
+    with pytest.raises(NotFoundError, match="NO_SUCH_KEY"):
+        find_secrets(client, ["NO_SUCH_KEY", "DB_PASSWORD"])
+    with pytest.raises(NotFoundError, match="project 'Nowhere'"):  # a project not found is an error still
+        find_secrets(client, ["DB_PASSWORD"], project="Nowhere", missing=[])

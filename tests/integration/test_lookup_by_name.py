@@ -69,6 +69,15 @@ def test_a_project_renamed_elsewhere_is_found_under_its_new_name(nrunner, extra,
     assert routes == {SYNC: 2}  # "no changes", then every secret once more
 
 
+@pytest.mark.parametrize("cache", ["true", "false"])
+def test_on_missing_gives_none_in_place_of_a_miss(nrunner, extra, cache):
+    result = nrunner.run(NAMES / "on_missing.yml", extra, env={"BWS_CACHE": cache})
+    assert_ok(result)
+    assert "rescued=2" in result.stdout and "failed=0" in result.stdout
+    assert "no secret the machine account can read matches 'NO_SUCH_KEY' (on_missing=warn" in result.stdout
+    assert result.stdout.count("on_missing=warn") == 1  # the secret that exists gives no warning
+
+
 def _cache_files(runner):
     return [name for name in os.listdir(runner.state_dir) if name.endswith(".bws-secrets-cache")]
 
