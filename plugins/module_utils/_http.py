@@ -604,9 +604,16 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
         after_sending = ("; it was not retried (not safe to repeat) and may have been applied on the server: "
                          "check before trying again")
     if stage == _TLS:
-        return ("%s: TLS verification failed for %s (%s): set ca_path (BWS_CA_PATH) to the CA bundle "
-                "that signed the server certificate, or validate_certs=false only for testing"
-                % (what, where, _short(text)))
+        if "mismatch" in text or "match" in text and "hostname" in text.lower():
+            advice = ("the certificate is not for this host name: use a URL with a name (or address) that "
+                      "the certificate holds")
+        elif client.ca_path:
+            advice = ("the CA bundle in ca_path (%s) does not vouch for the server certificate: give the bundle "
+                      "of the CA that signed it" % client.ca_path)
+        else:
+            advice = "set ca_path (BWS_CA_PATH) to the CA bundle that signed the server certificate"
+        return ("%s: TLS verification failed for %s (%s): %s, or validate_certs=false only for testing"
+                % (what, where, _short(text), advice))
     if stage == _CONNECT:
         if isinstance(exc, socket.timeout):
             return ("%s: could not connect to %s within %g seconds; raise 'timeout' or check the server"

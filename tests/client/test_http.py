@@ -425,9 +425,11 @@ def test_a_missing_ca_bundle_is_a_clear_error(tls_emulator, tmp_path, monkeypatc
 
 def test_tls_failures_are_not_retried(tls_emulator, untrusted_ca, sleeps):
     tls_emulator.reset()
-    with pytest.raises(SendRequestError, match="TLS verification failed"):
+    with pytest.raises(SendRequestError, match="TLS verification failed") as info:
         connect(_options(tls_emulator, ca_path=untrusted_ca, retries=3))
     assert sleeps == [] and tls_emulator.stats()["routes"] == {}
+    # the advice fits: ca_path is set, and is the wrong bundle
+    assert "the CA bundle in ca_path (%s) does not vouch for the server certificate" % untrusted_ca in str(info.value)
 
 
 # --- retries -------------------------------------------------------------------------------
@@ -529,3 +531,11 @@ def assert_no_proxy_secret():
         assert "Basic " not in message and "Proxy-Authorization" not in message
 
     return check
+
+
+def test_a_certificate_for_another_host_name_is_told_apart_from_an_unknown_ca():
+    exc = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname "
+                                          "mismatch, certificate is not valid for 'vault.example'. (_ssl.c:1006)")
+    message = _http._describe_failure(exc, _http._TLS, "https://vault.example/identity/connect/token", "login",
+                                      HttpClient(ca_path="/etc/pki/our-ca.pem"))
+    assert "the certificate is not for this host name" in message and "does not vouch" not in message
