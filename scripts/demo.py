@@ -13,7 +13,9 @@ sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 import collection  # noqa: E402
 from control import Emulator  # noqa: E402
 
-PLAYBOOKS = ["lookup_secrets.yml", "lookup_by_name.yml", "secrets_as_code.yml"]
+# (playbook, extra arguments): secrets as code is first checked (--check --diff), then applied
+PLAYBOOKS = [("lookup_secrets.yml", []), ("lookup_by_name.yml", []), ("secrets_as_code.yml", ["--check", "--diff"]),
+             ("secrets_as_code.yml", [])]
 
 
 def main():
@@ -31,10 +33,10 @@ def main():
         inventory = os.path.join(work, "inventory.ini")
         with open(inventory, "w") as handle:
             handle.write("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-        for name in PLAYBOOKS:
-            print("\ndemo: ansible-playbook docs/examples/%s" % name, flush=True)
-            subprocess.run([str(bindir / "ansible-playbook"), "-i", inventory, str(ROOT / "docs" / "examples" / name)],
-                           env=env, check=True)
+        for name, extra in PLAYBOOKS:
+            print("\ndemo: ansible-playbook docs/examples/%s" % " ".join([name] + extra), flush=True)
+            subprocess.run([str(bindir / "ansible-playbook"), "-i", inventory, str(ROOT / "docs" / "examples" / name)]
+                           + extra, env=env, check=True)
         stats = emu.stats()
         print("\ndemo: the emulator answered %d requests: %s" % (stats["total"], stats["routes"]))
 
