@@ -60,7 +60,8 @@ class SecretsCache:
 
     def secrets(self, everything=False):
         """[Secret] with values; raises StateFileError if the cache cannot be used at all.
-        ``everything``: fetch every secret afresh, whatever the cache holds (see ``refetch``).
+        ``everything``: fetch every secret afresh, whatever the cache holds (BWSLookupBase.with_cache
+        does when a name is not found in a cache confirmed by "no changes").
 
         The file is only ever replaced whole (temp file and rename), so it is read without the
         lock. With ``ttl`` 0 every process asks the sync endpoint anyway, so a present cache is
