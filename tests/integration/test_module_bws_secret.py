@@ -125,7 +125,7 @@ def test_check_mode_reports_and_sends_no_write(runner, expected, emulator, clien
     result = converge(runner, expected, declared, [True, True, False, True, False, True],
                       expect_value_changed=[True, True, False, False, False, True], check=True)
     assert writes(emulator) == {}
-    assert "project 'Not Created Yet' does not exist: check mode reports" in result.stdout
+    assert "project 'Not Created Yet' does not exist: check mode reports" in " ".join(result.stdout.split())
     keys = by_key(client, PROD)
     assert "MOD_CHECK_NEW" not in keys
     assert client.get_secret(existing.id).value == "old-value"
