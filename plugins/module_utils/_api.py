@@ -124,9 +124,9 @@ class SecretsManager:
         try:
             raw = self._call("POST", "/secrets/get-by-ids", what, body={"ids": unique})
         except NotFoundError:
-            gone = self._missing_ids(unique)
-            if missing is None:
-                raise NotFoundError("secret %s: %s" % (", ".join(gone), NOT_SHARED), status=404) from None
+            gone = self._missing_ids(unique, strict=missing is not None)
+            if missing is None or not gone:  # the list sees them all: say what the server said
+                raise NotFoundError("secret %s: %s" % (", ".join(gone or unique), NOT_SHARED), status=404) from None
             missing.extend(gone)
             rest = [i for i in unique if i not in gone]
             found = dict((s.id, s) for s in self.get_secrets(rest)) if rest else {}
@@ -139,14 +139,17 @@ class SecretsManager:
             missing.extend(absent)
         return [found.get(i) for i in ids]
 
-    def _missing_ids(self, ids):
-        """After a 404 on get-by-ids, the ids this machine account cannot read (all of them when
-        the list of what it can read fails too)."""
+    def _missing_ids(self, ids, strict=False):
+        """After a 404 on get-by-ids, the ids this machine account cannot read. When the list of
+        what it can read fails: all of them (for an error message), or with ``strict`` the
+        list's error (misses that are counted, not reported, must be real)."""
         try:
             visible = set(s.id for s in self.list_secrets())
         except BWSSDKError:
-            visible = set()
-        return [i for i in ids if i not in visible] or ids
+            if strict:
+                raise
+            return ids
+        return [i for i in ids if i not in visible]
 
     def list_secrets(self, project_id=None):
         """Secret identifiers (no values) of the organization or of one project."""
@@ -222,7 +225,13 @@ class SecretsManager:
             return []
         what = "delete %s %s" % (kind, ", ".join(ids))
         raw = self._write("POST", path, what, body=ids, done_if_gone=True)
-        if raw is None:  # a retry found them gone: the try whose answer was lost deleted them
+        if raw is None:  # a retry got 404: done by the try whose answer was lost, unless one is still there
+            listed = self.list_secrets() if kind == "secret" else self.list_projects()
+            left = [i for i in ids if i in set(x.id for x in listed)]
+            if left:  # the server deletes nothing when one id is missing
+                raise ApiError("%s: %s not found or not shared with this machine account, so nothing was deleted "
+                               "(%s still there)" % (what, ", ".join(i for i in ids if i not in left) or "one of them",
+                                                     ", ".join(left)), status=404)
             return ids
         failed = [(r.get("id"), r.get("error")) for r in _list_data(raw, what) if r.get("error")]
         if failed:

@@ -27,7 +27,7 @@ from ._models import Secret
 from ._state import dir_lock, ensure_dir, load_encrypted_json, remove_under_lock, save_encrypted_json
 
 CACHE_SUFFIX = ".bws-secrets-cache"
-CACHE_VERSION = 2  # 2: with "keys", the key names
+CACHE_VERSION = 3  # 2: with "keys", the key names; 3: synced_at on the server's clock
 
 
 def cache_path(state_path):
@@ -70,10 +70,9 @@ class SecretsCache:
         confirm an expired cache once for all of them.
         """
         ensure_dir(self.directory)
-        if everything:
-            with dir_lock(self.directory, self.lock_timeout):
-                self._load()  # what _save compares with
-                return self._decoded(self._synced(None))
+        if everything:  # without the lock, as a confirm with ttl 0: _save keeps a file written meanwhile
+            self._load()  # what _save compares with
+            return self._decoded(self._synced(None))
         doc = self._load()
         if doc is not None and self._fresh(doc):
             return self._decoded(doc)

@@ -604,6 +604,9 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
         after_sending = ("; it was not retried (not safe to repeat) and may have been applied on the server: "
                          "check before trying again")
     if stage == _TLS:
+        if type(exc).__name__ != "SSLCertVerificationError":  # no certificate judged: protocol, version...
+            return ("%s: the TLS handshake with %s failed (%s): check that the URL is https:// to a port that "
+                    "speaks HTTPS, and any proxy" % (what, where, _short(text)))
         if "mismatch" in text or "match" in text and "hostname" in text.lower():
             advice = ("the certificate is not for this host name: use a URL with a name (or address) that "
                       "the certificate holds")

@@ -539,3 +539,11 @@ def test_a_certificate_for_another_host_name_is_told_apart_from_an_unknown_ca():
     message = _http._describe_failure(exc, _http._TLS, "https://vault.example/identity/connect/token", "login",
                                       HttpClient(ca_path="/etc/pki/our-ca.pem"))
     assert "the certificate is not for this host name" in message and "does not vouch" not in message
+
+
+def test_a_handshake_that_judged_no_certificate_gets_no_ca_advice():
+    exc = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    message = _http._describe_failure(exc, _http._TLS, "https://127.0.0.1:8080/api/x", "get secret",
+                                      HttpClient(ca_path="/etc/pki/our-ca.pem", retries=0))
+    assert "the TLS handshake with 127.0.0.1:8080 failed" in message and "port that speaks HTTPS" in message
+    assert "ca_path" not in message

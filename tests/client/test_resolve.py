@@ -3,7 +3,7 @@ are empty, hidden or held by several projects."""
 
 import pytest
 
-from ansible_collections.bws.secrets.plugins.module_utils._errors import AmbiguousError, NotFoundError
+from ansible_collections.bws.secrets.plugins.module_utils._errors import AmbiguousError, ApiError, NotFoundError
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 from ansible_collections.bws.secrets.plugins.module_utils._resolve import find_secrets, is_uuid, secrets_dict
 
@@ -83,3 +83,17 @@ def test_misses_recorded_instead_of_raised_when_asked(client, fresh_emulator):
         find_secrets(client, ["NO_SUCH_KEY", "DB_PASSWORD"])
     with pytest.raises(NotFoundError, match="project 'Nowhere'"):  # a project not found is an error still
         find_secrets(client, ["DB_PASSWORD"], project="Nowhere", missing=[])
+
+
+def test_misses_are_counted_only_when_the_list_that_names_them_worked(client, fresh_emulator):
+    """After get-by-ids' 404, the list of readable secrets names the misses; if that list fails,
+    its error is raised, never every id taken for a miss (a secret that exists would be None)."""
+    ascii_id, nowhere = "5e000000-0000-4000-8000-000000000001", "11111111-1111-4111-8111-111111111111"
+    fresh_emulator.faults({"fail": [{"route": "GET /organizations/{org}/secrets", "status": 500, "count": -1}]})
+    try:
+        with pytest.raises(ApiError, match="server error HTTP 500"):
+            client.get_secrets([ascii_id, nowhere], missing=[])
+        with pytest.raises(NotFoundError, match=ascii_id):  # without ``missing``: every id named, as before
+            client.get_secrets([ascii_id, nowhere])
+    finally:
+        fresh_emulator.faults({})

@@ -206,8 +206,22 @@ def test_a_delete_whose_answer_was_lost_is_done_when_the_retry_finds_it_gone(emu
     emu.faults(fault)
     emu.reset()
     assert client.delete_secrets([created.id]) == [created.id]  # not "not found": it was this call
-    assert routes(emu) == {DELETE: 2}  # the try the server acted on, and the retry that found it gone
+    # the try the server acted on, the retry that found it gone, and a list that confirms it
+    assert routes(emu) == {DELETE: 2, "GET /organizations/{org}/secrets": 1}
     assert created.id not in [s["id"] for s in emu.secrets()["secrets"]]
+
+
+def test_a_retried_delete_of_which_one_id_is_gone_says_nothing_was_deleted(emu, vectors, sleeps):
+    """The server deletes nothing when one id is missing: a 404 to a retry after a 503 that did
+    nothing is not "done" while the others are still there."""
+    client = connect(options(emu, retries=2))
+    kept = client.create_secret("RELIABILITY_KEPT_%s" % uuid.uuid4().hex[:8].upper(), "v", "", PROD)
+    gone = client.create_secret("RELIABILITY_GONE_%s" % uuid.uuid4().hex[:8].upper(), "v", "", PROD)
+    client.delete_secrets([gone.id])
+    emu.faults({"fail": [{"route": DELETE, "status": 503}]})  # before serving: nothing done
+    with pytest.raises(ApiError, match="%s not found .* nothing was deleted \\(%s still there\\)" % (gone.id, kept.id)):
+        client.delete_secrets([kept.id, gone.id])
+    assert kept.id in [s["id"] for s in emu.secrets()["secrets"]]
 
 
 def test_a_delete_of_what_is_gone_on_the_first_try_is_still_not_found(emu, vectors):

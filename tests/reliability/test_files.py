@@ -209,7 +209,7 @@ def test_the_cache_keeps_the_key_names_so_a_name_lookup_decrypts_only_what_it_re
     assert _by_name(emu, state_dir) == "hunter2"
     doc = _decrypts(_paths(state_dir, token)[1], token)
     org_key = SymmetricCryptoKey.from_b64(vectors["organization"]["org_key_b64"])
-    assert doc["version"] == CACHE_VERSION == 2 and len(doc["secrets"]) > 5
+    assert doc["version"] == CACHE_VERSION == 3 and len(doc["secrets"]) > 5
     assert doc["keys"] == [decrypt_text(org_key, secret["key"]) for secret in doc["secrets"]]
 
     calls = []
@@ -225,7 +225,8 @@ def test_the_cache_keeps_the_key_names_so_a_name_lookup_decrypts_only_what_it_re
     assert calls == ["the value of secret %s" % plain(vectors, "ascii")["id"]]
 
 
-@pytest.mark.parametrize("change", ["no keys (version 1)", "one key too few", "a key that is not text"])
+@pytest.mark.parametrize("change", ["no keys (version 1)", "a sync date on this machine's clock (version 2)",
+                                    "one key too few", "a key that is not text"])
 def test_a_cache_whose_key_names_do_not_fit_its_secrets_is_fetched_again(emu, vectors, state_dir, token, change):
     assert _by_name(emu, state_dir) == "hunter2"
     cache = _paths(state_dir, token)[1]
@@ -233,6 +234,8 @@ def test_a_cache_whose_key_names_do_not_fit_its_secrets_is_fetched_again(emu, ve
     if change == "no keys (version 1)":
         doc["version"] = 1
         del doc["keys"]
+    elif change.endswith("(version 2)"):
+        doc["version"] = 2
     elif change == "one key too few":
         doc["keys"].pop()
     else:
