@@ -240,13 +240,14 @@ def _absent(module, client, current, target, plist):
         return dict(changed=False, secret={}, value_changed=False)
     name = _project_name(client, current, plist)
     key = (module.params["key"] or "").strip()
-    if module.params["id"] and ((key and key != current.key) or (target and target.id not in current.project_ids)):
+    other_key = key and key != current.key
+    other_project = target is not None and target.id not in current.project_ids
+    if module.params["id"] and (other_key or other_project):
+        described = "key %r, project %r" % (key or current.key, target.name if target else name)
         raise BWSSDKError(
-            "secret %s is %r in project %s, not the secret the task describes (%s): state=absent with id "
+            "secret %s is %r in project %r (%s), not the secret the task describes (%s): state=absent with id "
             "deletes exactly that secret, so correct key and project, or leave them out"
-            % (current.id, current.key, "%r (%s)" % (name, current.project_id) if name else current.project_id,
-               ", ".join(part for part in ("key %r" % key if key else "", "project %r" % module.params["project"]
-                                           if target else "") if part)))
+            % (current.id, current.key, name, current.project_id, described))
     result = dict(changed=True, secret=secret_result(current, name), value_changed=False)
     if module._diff:
         result["diff"] = dict(
@@ -270,7 +271,8 @@ def _create(module, client, target, plist):
         raise BWSSDKError("secret key %r does not exist in project %r: value is required to create it"
                           % (key, target.name))
     key, value, note = validate_secret_input(key, params["value"], params["note"] or "")
-    plist.require_writable(target.id, "create secret %r" % key)
+    if plist is not None:  # None: check mode, a project an earlier task would create (_ProjectToBe)
+        plist.require_writable(target.id, "create secret %r" % key)
     result = dict(changed=True, value_changed=True)
     if module._diff:
         result["diff"] = dict(before="", after=secret_diff_text(key, note, target.id, target.name, HIDDEN_CHANGED),
@@ -285,22 +287,12 @@ def _create(module, client, target, plist):
     return result
 
 
-def _create_in_a_project_to_be(module, client, project):
-    """Check mode, a project name that does not exist: what creating the secret would report,
-    supposing an earlier task of the play creates the project (check mode created nothing)."""
-    params = module.params
-    if params["value"] is None:
-        raise BWSSDKError("secret key %r: value is required to create it in project %r" % (params["key"], project))
-    key, _value, note = validate_secret_input(params["key"], params["value"], params["note"] or "")
-    module.warn("project %r does not exist: check mode reports secret %r as created in it, supposing an earlier "
-                "task creates the project; the real run fails if none does" % (project, key))
-    result = dict(changed=True, value_changed=True,
-                  secret=dict(id=None, organization_id=client.org_id, project_id=None, project=project, key=key,
-                              note=note, creation_date=None, revision_date=None))
-    if module._diff:
-        result["diff"] = dict(before="", after=secret_diff_text(key, note, "(new)", project, HIDDEN_CHANGED),
-                              before_header="secret %r (absent)" % key, after_header="secret %r" % key)
-    return result
+class _ProjectToBe:
+    """Check mode: a project, given by name, that an earlier task of the play would create."""
+
+    def __init__(self, name):
+        self.id = None
+        self.name = name
 
 
 def _update(module, client, current, target, plist):
@@ -356,7 +348,9 @@ def run(module):
             name = params["project"].strip()
             if not (module.check_mode and params["state"] == "present" and not params["id"] and not is_uuid(name)):
                 raise
-            return _create_in_a_project_to_be(module, client, name)
+            module.warn("project %r does not exist: check mode reports secret %r as created in it, supposing an "
+                        "earlier task creates the project; the real run fails if none does" % (name, params["key"]))
+            return _create(module, client, _ProjectToBe(name), None)
     current = _find(module, client, target)
     if params["state"] == "absent":
         return _absent(module, client, current, target, plist)
