@@ -99,8 +99,16 @@ ZERO_LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_COLD, NAME_WARM, NAME_NOCACHE, N
                          ID_WARM_NOSHARE)
 LATENCY_VARIANTS = (ID_COLD, ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE)
 BASELINE = "baseline (env)"
+# The baseline again, run last in each repetition of a group of 20+ hosts (where the variants
+# run, the furthest from the baseline they are paired with): an A/A control, its "CPU over
+# the baseline" is the noise a per-host figure carries in that group.
+CONTROL = "control: the baseline again"
 HEADLINE = Shape(20, 5, 5)
-PER_HOST_REPS = 7  # one group's per-host median moves by about 5 ms between runs with 5
+PER_HOST_MIN = 20  # plays of fewer hosts get no per-host figure: one run's noise swamps the difference
+# A play's CPU moves by about 10% between two runs of the same subject (10-15 ms per host at
+# 20 hosts, mostly in ansible-playbook's own process): one group's median of 7 repetitions
+# moved by about 5 ms per host from run to run; 11 narrow that.
+PER_HOST_REPS = 11
 
 
 @dataclass
@@ -122,6 +130,11 @@ class Group:
     def headline(self):
         return self.shape == HEADLINE and self.latency_ms == 0 and not self.tls
 
+    @property
+    def subjects(self):
+        """The order of one repetition: the baseline, the variants, and for 20+ hosts the control."""
+        return [BASELINE] + list(self.variants) + ([CONTROL] if self.shape.hosts >= PER_HOST_MIN else [])
+
 
 def plan(quick, reps):
     """The groups to run: the matrix of issue 6 (every variant in the headline group), or a
@@ -137,8 +150,8 @@ def plan(quick, reps):
     # it is judged on get at least PER_HOST_REPS repetitions (one run's CPU varies by 10-15% on a busy machine)
     many = max(reps, PER_HOST_REPS)
     groups = [Group(s, 0, ALL_VARIANTS, many) if s == HEADLINE
-              else Group(s, 0, ZERO_LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
-    groups += [Group(s, 20, LATENCY_VARIANTS, many if s.hosts >= 20 else reps) for s in shapes]
+              else Group(s, 0, ZERO_LATENCY_VARIANTS, many if s.hosts >= PER_HOST_MIN else reps) for s in shapes]
+    groups += [Group(s, 20, LATENCY_VARIANTS, many if s.hosts >= PER_HOST_MIN else reps) for s in shapes]
     groups.append(Group(HEADLINE, 0, (ID_WARM, NAME_WARM, ID_WARM_PRELOAD, ID_WARM_NOSHARE, ID_WARM_NOSHARE_PRELOAD,
                                       ID_WARM_SYSTEM, ID_WARM_BUNDLE), many, tls=True))
     return groups
@@ -249,7 +262,7 @@ class Runner:
 
     def run_subject(self, group, subject):
         """One measured, checked run; returns {"wall", "cpu", "routes", "logins"}."""
-        if subject == BASELINE:
+        if subject in (BASELINE, CONTROL):
             proc, measured = self.run("baseline.yml", group.shape, "id", self.base_env())
         else:
             state = self.state_dir(group, subject)
@@ -264,11 +277,10 @@ class Runner:
 
     def run_group(self, group):
         self.emu.faults({"latency_ms": group.latency_ms} if group.latency_ms else {})
-        subjects = [BASELINE] + list(group.variants)
         try:
             for rep in range(group.reps):
-                for subject in subjects:
-                    name = subject if subject == BASELINE else subject.name
+                for subject in group.subjects:
+                    name = subject if isinstance(subject, str) else subject.name
                     result = self.run_subject(group, subject)
                     group.runs.setdefault(name, []).append(result)
                     log("  %-44s rep %d/%d  wall %6.2f s  cpu %6.2f s  %s" % (
@@ -358,4 +370,14 @@ def summarize(group):
             "max_requests": max(totals), "max_logins": max(logins),
             "max_api_per_lookup": max(t - l for t, l in zip(totals, logins)) / group.shape.hosts,
         })
+    if CONTROL in group.runs:
+        runs = group.runs[CONTROL]
+        wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
+        rows.append({"subject": CONTROL, "variant": None, "control": True, "wall": wall, "cpu": cpu,
+                     "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
+                     "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
+                     "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
+                     "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs],
+                     "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
+                     "max_api_per_lookup": 0.0})
     return rows

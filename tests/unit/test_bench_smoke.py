@@ -90,35 +90,73 @@ def test_targets_pass_and_miss():
         "20 hosts x 5 secrets, forks 5, 0 ms: CPU at most 1.35x the baseline (%s)" % report.SHARING]
 
 
-PER_HOST = "CPU over the baseline per host-lookup at most 25 ms (plays of 20+ hosts, %s)"
+POOLED = ("CPU over the baseline per host-lookup at most 25 ms, each variant's paired differences pooled over its "
+          "groups of 20+ hosts (%s)")
+SINGLE = "CPU over the baseline per host-lookup at most 25 ms, the worst single group's median (plays of 20+ hosts, %s)"
+
+
+def _runs(group, subject, per_host_ms, reps=3):
+    """Give ``subject`` of ``group`` (20 hosts, baseline 2.0 s per run) runs costing ``per_host_ms`` more."""
+    group["rows"][0]["cpu_runs"] = [2.0] * reps
+    row = next(r for r in group["rows"] if r["subject"] == subject)
+    row.update(cpu_runs=[2.0 + per_host_ms * 20 / 1000.0] * reps, cpu_over_ms=per_host_ms)
 
 
 def test_preload_rows_are_judged_apart():
     """A run with the preload callback neither hides nor takes the blame for the default's numbers."""
-    group = _group(cpu_over_ms=90.0)
-    group["rows"].append(dict(group["rows"][1], subject="id, warm, preload", preload=True, cpu_over_ms=10.0))
+    group = _group()
+    group["rows"].append(dict(group["rows"][1], subject="id, warm, preload", preload=True))
+    _runs(group, "id, warm", 90.0)
+    _runs(group, "id, warm, preload", 10.0)
     verdicts = dict((target, verdict) for target, _unused, verdict in report.targets({"groups": [group]}))
-    assert verdicts[PER_HOST % report.SHARING] == "MISS"
-    assert verdicts[PER_HOST % report.PRELOAD] == "PASS"
+    assert verdicts[POOLED % report.SHARING] == "MISS"
+    assert verdicts[POOLED % report.PRELOAD] == "PASS"
 
 
-def test_rows_where_every_host_asks_are_judged_apart():
-    """cache=false and share_across_hosts=false (every host asks) get targets of their own: they
-    neither pass for the default settings nor fail them."""
-    group = _group(cpu_over_ms=12.0, share=True, asks_per_host=False)
+def test_rows_where_every_host_asks_are_reported_without_a_verdict():
+    """cache=false and share_across_hosts=false (every host asks, an opt-out of sharing) are
+    reported apart and judged for nothing: they neither pass for the default settings nor fail them."""
+    group = _group(share=True, asks_per_host=False)
     group["rows"].append(dict(group["rows"][1], subject="id, warm, share_across_hosts=false", share=False,
-                              asks_per_host=True, cpu_over_ms=40.0))
-    group["rows"].append(dict(group["rows"][1], subject="name, warm, cache=false", cache=False,
-                              asks_per_host=True, cpu_over_ms=30.0))
-    verdicts = dict((target, (measured, verdict)) for target, measured, verdict in
-                    report.targets({"groups": [group]}))
-    assert verdicts[PER_HOST % report.SHARING] == ("worst 12.0 ms (20 hosts; id, warm)", "PASS")
-    assert verdicts[PER_HOST % report.ASKING] == ("worst 40.0 ms (20 hosts; id, warm, share_across_hosts=false)",
-                                                  "MISS")
+                              asks_per_host=True))
+    group["rows"].append(dict(group["rows"][1], subject="name, warm, cache=false", cache=False, asks_per_host=True))
+    _runs(group, "id, warm", 12.0)
+    _runs(group, "id, warm, share_across_hosts=false", 40.0)
+    _runs(group, "name, warm, cache=false", 30.0)
+    targets = dict((target, (measured, verdict)) for target, measured, verdict in report.targets({"groups": [group]}))
+    assert targets[POOLED % report.SHARING] == ("worst 12.0 ms (id, warm: median of 3 paired differences)", "PASS")
+    assert not [t for t in targets if report.ASKING in t]
+    figures = dict((figure, (measured, against)) for figure, measured, against in report.figures({"groups": [group]}))
+    assert figures[SINGLE % report.ASKING] == ("worst 40.0 ms (20 hosts; id, warm, share_across_hosts=false)", "over")
+    assert figures[POOLED % report.ASKING] == (
+        "worst 40.0 ms (id, warm, share_across_hosts=false: median of 3 paired differences)", "over")
     # results written before share_across_hosts existed: cache=false alone asked per host
     del group["rows"][1]["asks_per_host"], group["rows"][2]["asks_per_host"], group["rows"][3]["asks_per_host"]
-    verdicts = dict((target, measured) for target, measured, _unused in report.targets({"groups": [group]}))
-    assert verdicts[PER_HOST % report.ASKING] == "worst 30.0 ms (20 hosts; name, warm, cache=false)"
+    figures = dict((figure, measured) for figure, measured, _unused in report.figures({"groups": [group]}))
+    assert figures[SINGLE % report.ASKING] == "worst 30.0 ms (20 hosts; name, warm, cache=false)"
+
+
+def test_the_control_runs_last_in_groups_of_20_hosts_and_is_no_variant():
+    """The A/A control (the baseline again) closes each repetition of a group of 20+ hosts; its
+    figure is reported as noise, never judged as ours."""
+    big = scenarios.Group(scenarios.Shape(20, 5, 5), 0, (scenarios.ID_WARM,), 2)
+    small = scenarios.Group(scenarios.Shape(1, 1, 5), 0, (scenarios.ID_WARM,), 2)
+    assert big.subjects == [scenarios.BASELINE, scenarios.ID_WARM, scenarios.CONTROL]
+    assert small.subjects == [scenarios.BASELINE, scenarios.ID_WARM]
+    big.runs = {scenarios.BASELINE: [{"wall": 1.0, "cpu": c, "controller": 0.5, "routes": {}} for c in (2.0, 3.0)],
+                scenarios.ID_WARM.name: [{"wall": 1.0, "cpu": c + 0.2, "controller": 0.5,
+                                          "routes": {"POST /secrets/get-by-ids": 1}} for c in (2.0, 3.0)],
+                scenarios.CONTROL: [{"wall": 1.0, "cpu": c, "controller": 0.5, "routes": {}} for c in (2.1, 2.9)]}
+    result = report.group_result(big, scenarios.summarize(big))
+    control = result["rows"][-1]
+    assert control["subject"] == scenarios.CONTROL and control["control"]
+    assert control["cpu_over_ms"] == pytest.approx(0.0)  # +5 and -5 ms per host: the median of two is 0
+    assert [r["subject"] for g, r in report._ours([result])] == [scenarios.ID_WARM.name]
+    figures = dict((figure[:30], (measured, against))
+                   for figure, measured, against in report.figures({"groups": [result]}))
+    assert figures["The baseline against itself (A"] == (
+        "0.0 to 0.0 ms over 1 group of 20+ hosts (highest: 20 hosts x 5 secrets, forks 5, 0 ms)", "n/a")
+    assert figures["The same control, its paired d"] == ("0.0 ms (median of 2)", "n/a")
 
 
 def test_cpu_over_the_baseline_pairs_each_run_with_its_repetitions_baseline():
@@ -172,17 +210,19 @@ def test_pooled_per_host_cost_takes_every_group_of_a_variant():
         group["rows"][0]["cpu_runs"] = [2.0] * 5
         groups.append(group)
     measured = dict((target, (text, verdict)) for target, text, verdict in report.targets({"groups": groups}))
-    assert measured[PER_HOST % report.SHARING] == ("worst 50.0 ms (20 hosts; id, warm)", "MISS")
-    pooled = [(t, v) for t, v in measured.items() if "pooled" in t and report.SHARING in t]
-    assert pooled == [(pooled[0][0], ("worst 20.0 ms (id, warm: median of 10 paired differences)", "PASS"))]
+    assert measured[POOLED % report.SHARING] == ("worst 20.0 ms (id, warm: median of 10 paired differences)", "PASS")
+    reported = dict((figure, (text, against)) for figure, text, against in report.figures({"groups": groups}))
+    assert reported[SINGLE % report.SHARING] == ("worst 50.0 ms (20 hosts; id, warm)", "over")
 
 
 def test_per_host_cost_inside_the_workers_is_judged_per_kind_of_settings():
     probes = [{"variant": "id, warm", "hosts": 10, "env_cpu_ms": 3.0, "bws_cpu_ms": 17.0},
               {"variant": "name, warm", "hosts": 10, "env_cpu_ms": 3.0, "bws_cpu_ms": 20.0},
               {"variant": "id, warm, share_across_hosts=false", "hosts": 10, "env_cpu_ms": 3.0, "bws_cpu_ms": 35.0}]
-    rows = report._probe_targets(probes)
-    assert [(measured, verdict) for _target, measured, verdict in rows] == [
-        ("worst 17.0 ms (name, warm; median of 10 hosts)", "PASS"),
-        ("worst 32.0 ms (id, warm, share_across_hosts=false; median of 10 hosts)", "MISS")]
-    assert report.SHARING in rows[0][0] and report.ASKING in rows[1][0]
+    judged = report.targets({"profile": {"probes": probes}})
+    assert [(measured, verdict) for _target, measured, verdict in judged] == [
+        ("worst 17.0 ms (name, warm; median of 10 hosts)", "PASS")]
+    reported = report.figures({"profile": {"probes": probes}})
+    assert [(measured, against) for _figure, measured, against in reported] == [
+        ("worst 32.0 ms (id, warm, share_across_hosts=false; median of 10 hosts)", "over")]
+    assert report.SHARING in judged[0][0] and report.ASKING in reported[0][0]
