@@ -331,6 +331,12 @@ def _num(value):
     return "%d" % value if float(value).is_integer() else "%.1f" % value
 
 
+def _paired_ratio(runs, base, key):
+    """Median over the repetitions of run[key] / baseline[key], each run over the baseline of its
+    own repetition, as the per-host differences are paired."""
+    return median([r[key] / b[key] for r, b in zip(runs, base)])
+
+
 def _paired_over_ms(runs, base, key, hosts):
     """Median over the repetitions of run[key] - baseline[key], in ms per host (None if unmeasured)."""
     if any(r.get(key) is None for r in list(runs) + list(base)):
@@ -341,9 +347,10 @@ def _paired_over_ms(runs, base, key, hosts):
 def summarize(group):
     """Medians per subject, ratios to the baseline, and the request counts of each run.
 
-    CPU over the baseline per host-lookup is the median, over the repetitions, of each run's CPU
-    minus the baseline's of the same repetition (run just before it, interleaved): a drift of
-    the machine's speed during the group then cancels instead of adding to the difference.
+    Ratios and CPU over the baseline per host-lookup are paired: the median, over the
+    repetitions, of each run's wall or CPU over (or minus) the baseline's of the same
+    repetition (run before it, interleaved), so that a drift of the machine's speed during the
+    group cancels instead of adding to the comparison.
     """
     base = group.runs[BASELINE]
     base_wall, base_cpu = median([r["wall"] for r in base]), median([r["cpu"] for r in base])
@@ -362,7 +369,7 @@ def summarize(group):
         logins = [r["routes"].get(LOGIN, 0) for r in runs]
         rows.append({
             "subject": variant.name, "variant": variant, "wall": wall, "cpu": cpu,
-            "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
+            "wall_ratio": _paired_ratio(runs, base, "wall"), "cpu_ratio": _paired_ratio(runs, base, "cpu"),
             "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
             "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs],
             "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
@@ -374,7 +381,7 @@ def summarize(group):
         runs = group.runs[CONTROL]
         wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
         rows.append({"subject": CONTROL, "variant": None, "control": True, "wall": wall, "cpu": cpu,
-                     "wall_ratio": wall / base_wall, "cpu_ratio": cpu / base_cpu,
+                     "wall_ratio": _paired_ratio(runs, base, "wall"), "cpu_ratio": _paired_ratio(runs, base, "cpu"),
                      "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
                      "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
                      "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs],
