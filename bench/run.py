@@ -4,7 +4,7 @@ Builds and installs the collection, starts emulators on loopback, runs the playb
 scenarios (the ``ansible.builtin.env`` baseline and our lookup, interleaved), the
 micro-benchmarks and the worker profile, and writes ``docs/performance.md``.
 
-    python bench/run.py                 # the full run (about 15-20 minutes on 2 cores)
+    python bench/run.py                 # the full run (about 20-25 minutes on 2 cores)
     python bench/run.py --quick         # a short run (under 3 minutes)
     python bench/run.py --reps 5 --out /tmp/perf.md --skip micro
     python bench/run.py --source /path/to/a/modified/tree   # benchmark another checkout
