@@ -105,9 +105,9 @@ BASELINE = "baseline (env)"
 CONTROL = "control: the baseline again"
 HEADLINE = Shape(20, 5, 5)
 PER_HOST_MIN = 20  # plays of fewer hosts get no per-host figure: one run's noise swamps the difference
-# A play's CPU moves by about 10% between two runs of the same subject (10-15 ms per host at
-# 20 hosts, mostly in ansible-playbook's own process): one group's median of 7 repetitions
-# moved by about 5 ms per host from run to run; 11 narrow that.
+# A play's CPU moves by about 10% between two runs of the same subject (about 10 ms per host
+# at 20 hosts, mostly in ansible-playbook's own process): one group's median of 7 repetitions
+# moved by 5-15 ms per host from one full run to the next; 11 narrow that.
 PER_HOST_REPS = 11
 
 
