@@ -77,7 +77,8 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for a connection or an answer, per request.
+      - Seconds to wait for a connection, and for the whole answer (status, headers and body) of each
+        try of a request.
       - Read from the E(BWS_TIMEOUT) environment variable when not set.
     type: int
     default: 30

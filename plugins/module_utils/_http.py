@@ -28,6 +28,7 @@ __metaclass__ = type
 
 import base64
 import importlib
+import io  # loaded by every Python at startup: costs nothing
 import json
 import math
 import os
@@ -303,7 +304,9 @@ class HttpClient:
             if target.proxy.authorization:
                 headers = dict(headers, **{"Proxy-Authorization": target.proxy.authorization})
         try:
+            conn.sock.settimeout(self.timeout)  # a kept-alive connection: its last answer shortened it
             conn.request(method, path, body=data, headers=headers)
+            conn.response_class = _AnsweredBy(time.monotonic() + self.timeout)
             answer = conn.getresponse()
             content = answer.read()
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -394,6 +397,54 @@ class HttpClient:
             if self._lazy_store:
                 return "the system store", system_dir
         return source, bundle
+
+
+class _AnsweredBy:
+    """``response_class`` of a connection whose whole answer (status, headers and body) must
+    arrive by ``deadline`` (``time.monotonic()``): the socket's timeout bounds one read, so a
+    server sending a byte now and then would otherwise hold a task for ever. A late answer
+    raises ``socket.timeout``, like a silent server."""
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+
+    def __call__(self, sock, *args, **kwargs):
+        import http.client
+
+        return http.client.HTTPResponse(_ReadsBy(sock, self.deadline), *args, **kwargs)
+
+
+class _ReadsBy:
+    """What ``HTTPResponse`` reads from: the socket, each read given what is left of the time."""
+
+    def __init__(self, sock, deadline):
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode):
+        return io.BufferedReader(_RawReadsBy(self._sock, self._deadline))
+
+
+class _RawReadsBy(io.RawIOBase):
+    def __init__(self, sock, deadline):
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # keeps the socket open while the answer is read
+        self._deadline = deadline
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self):
+        self._raw.close()
+        super().close()
 
 
 def _system_store(bundle):

@@ -278,7 +278,10 @@ SHARED = {
     'timeout': {
         'default': 30,
         'description': [
-            'Seconds to wait for a connection or an answer, per request.',
+            (
+                'Seconds to wait for a connection, and for the whole answer (status, headers and body) of '
+                'each try of a request.'
+            ),
             'Read from the E(BWS_TIMEOUT) environment variable when not set.',
         ],
         'env': [

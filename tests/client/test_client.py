@@ -175,6 +175,22 @@ def test_slow_server_times_out(fresh_emulator, vectors):
     assert "did not answer within 1 seconds" in str(info.value)
 
 
+def test_a_trickling_answer_times_out_as_a_whole(fresh_emulator, vectors):
+    """``timeout`` bounds the whole answer, not each read: sent 16 bytes at a time over 3 s, no
+    read waits 1 s, yet the answer does not come within 1 s. An answer that does arrive in
+    time, however many reads it takes, is read whole."""
+    client = connect(_options(fresh_emulator, timeout=1, retries=0))
+    secret_id = _plain(vectors, "ascii")["id"]
+    fresh_emulator.faults({"trickle": [{"route": "GET /secrets/{id}", "seconds": 3, "count": 1}]})
+    with pytest.raises(SendRequestError) as info:
+        client.get_secret(secret_id)
+    assert "did not answer within 1 seconds" in str(info.value)
+    client = connect(_options(fresh_emulator, timeout=5, retries=0))
+    fresh_emulator.faults({"trickle": [{"route": "GET /secrets/{id}", "seconds": 0.5, "count": 2}]})
+    assert client.get_secret(secret_id).value == "hunter2"
+    assert client.get_secret(secret_id).value == "hunter2"  # the kept-alive connection, its timeout whole again
+
+
 def test_connection_refused_and_dns():
     region = Region.self_hosted("http://127.0.0.1:9")
     with pytest.raises(SendRequestError, match="cannot connect to 127.0.0.1:9"):

@@ -642,10 +642,11 @@ class Stats:
 class FaultDecision:
     """What fault injection wants done with one request."""
 
-    __slots__ = ("sleep", "reset", "retry_after", "fail_status", "fail_body", "non_json", "after")
+    __slots__ = ("sleep", "reset", "retry_after", "fail_status", "fail_body", "non_json", "after", "trickle")
 
     def __init__(self):
         self.sleep = 0.0
+        self.trickle = 0.0  # seconds over which the answer is sent, a few bytes at a time
         self.after = False  # serve the request first (its writes happen), then fail or reset
         self.reset = False
         self.retry_after = None
@@ -654,7 +655,7 @@ class FaultDecision:
         self.non_json = False
 
 
-_FAULT_KEYS = {"latency_ms", "rate_limit", "fail", "reset", "non_json", "hang"}
+_FAULT_KEYS = {"latency_ms", "rate_limit", "fail", "reset", "non_json", "hang", "trickle"}
 
 
 def _check_rule_list(cfg, name, extra):
@@ -697,6 +698,7 @@ class Faults:
             "reset": _check_rule_list(cfg, "reset", {"after": bool}),
             "non_json": _check_rule_list(cfg, "non_json", {}),
             "hang": _check_rule_list(cfg, "hang", {"seconds": num}),
+            "trickle": _check_rule_list(cfg, "trickle", {"seconds": num}),
         }
         with self._lock:
             self.latency = float(cfg.get("latency_ms") or 0) / 1000.0
@@ -746,6 +748,9 @@ class Faults:
             hang = self._take("hang", route)
             if hang:
                 decision.sleep += float(hang.get("seconds", 30))
+            trickle = self._take("trickle", route)
+            if trickle:
+                decision.trickle = float(trickle.get("seconds", 5))
             reset = self._take("reset", route)
             if reset:
                 decision.reset = True
@@ -770,9 +775,10 @@ class Faults:
 class Response:
     """An answer: status, body bytes, content type and extra headers."""
 
-    __slots__ = ("status", "body", "content_type", "headers")
+    __slots__ = ("status", "body", "content_type", "headers", "trickle")
 
     def __init__(self, status, body=b"", content_type=None, headers=None):
+        self.trickle = 0.0  # seconds over which to send it (fault injection)
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -1337,6 +1343,7 @@ class App:
                 result = self._faulted(decision)
         if result is not RESET:
             self.stats.answered(result.status)
+            result.trickle = decision.trickle
         return result
 
     @staticmethod
@@ -1456,8 +1463,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(response.body)
+        if not response.trickle:
+            self.end_headers()
+            self.wfile.write(response.body)
+            return
+        self._headers_buffer.append(b"\r\n")  # the whole answer, headers too, a few bytes at a time
+        data, self._headers_buffer = b"".join(self._headers_buffer) + response.body, []
+        pieces = [data[i:i + 16] for i in range(0, len(data), 16)]
+        for piece in pieces:
+            self.wfile.write(piece)
+            self.wfile.flush()
+            time.sleep(response.trickle / len(pieces))
 
     def _reset(self):
         """Close without an answer (RST where the OS allows it)."""

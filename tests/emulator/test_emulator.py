@@ -842,6 +842,11 @@ def test_fail_non_json_reset_and_hang(fresh):
     began = time.monotonic()
     assert client.api("POST", "/secrets/get-by-ids", body, bearer=bearer)[0] == 200
     assert 0.1 <= time.monotonic() - began < 0.6
+    fresh.faults({"trickle": [{"route": route, "seconds": 0.5, "count": 1}]})
+    began = time.monotonic()
+    status, answer = client.api("POST", "/secrets/get-by-ids", body, bearer=bearer)[:2]
+    assert status == 200 and answer["data"][0]["id"] == VISIBLE_TO_CI[0]
+    assert time.monotonic() - began >= 0.45
     stats = fresh.stats()
     assert stats["statuses"]["500"] == 2 and stats["statuses"]["503"] == 1
     with pytest.raises(Exception):
