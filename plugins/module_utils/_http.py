@@ -307,7 +307,10 @@ class HttpClient:
             conn.sock.settimeout(self.timeout)  # a kept-alive connection: its last answer shortened it
             conn.request(method, path, body=data, headers=headers)
             conn.response_class = _AnsweredBy(time.monotonic() + self.timeout)
-            answer = conn.getresponse()
+            try:
+                answer = conn.getresponse()
+            finally:  # a later reconnect's proxy tunnel reads its answer with this class too
+                conn.response_class = http.client.HTTPResponse
             content = answer.read()
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self._discard(key)

@@ -160,6 +160,20 @@ def test_https_through_a_connect_proxy_with_credentials(tls_emulator, vectors, m
     assert_no_proxy_secret(message, ["wr0ng-pa55", "proxy user", "proxy%20user"])
 
 
+def test_a_tunnel_opened_again_reads_its_own_answer(tls_emulator, vectors, monkeypatch):
+    """The deadline of one request's answer is not the proxy's: a connection dropped while idle
+    reconnects through a new tunnel after that deadline has passed."""
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        client = connect(_options(tls_emulator, ca_path=tls_emulator.ca_file, timeout=1, retries=0))
+        assert client.get_secret(_ascii(vectors)).value == "hunter2"
+        for conn in client.http._connections.values():
+            conn.close()  # as when the server closes an idle connection: the same connection reconnects
+        time.sleep(1.2)
+        assert client.get_secret(_ascii(vectors)).value == "hunter2"
+        assert len(proxy.tunnels) == 2
+
+
 def test_https_proxy_that_cannot_reach_the_server(monkeypatch, assert_no_proxy_secret, sleeps):
     with Proxy() as proxy:
         monkeypatch.setenv("https_proxy", "http://someone:hunter3@127.0.0.1:%d" % proxy.port)
