@@ -331,6 +331,15 @@ def _num(value):
     return "%d" % value if float(value).is_integer() else "%.1f" % value
 
 
+def _against(runs, base, hosts):
+    """A subject's medians, and its runs paired with the baseline's: ratios and per-host differences."""
+    return {"wall": median([r["wall"] for r in runs]), "cpu": median([r["cpu"] for r in runs]),
+            "wall_ratio": _paired_ratio(runs, base, "wall"), "cpu_ratio": _paired_ratio(runs, base, "cpu"),
+            "cpu_over_ms": _paired_over_ms(runs, base, "cpu", hosts),
+            "controller_over_ms": _paired_over_ms(runs, base, "controller", hosts),
+            "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs]}
+
+
 def _paired_ratio(runs, base, key):
     """Median over the repetitions of run[key] / baseline[key], each run over the baseline of its
     own repetition, as the per-host differences are paired."""
@@ -358,33 +367,20 @@ def summarize(group):
              "cpu_over_ms": 0.0, "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
              "controller_over_ms": 0.0, "cpu_runs": [r["cpu"] for r in base], "wall_runs": [r["wall"] for r in base],
              "variant": None}]
+    hosts = group.shape.hosts
     for variant in group.variants:
         runs = group.runs[variant.name]
-        wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
         routes = {}
         for run in runs:
             for route in run["routes"]:
                 routes[route] = median([r["routes"].get(route, 0) for r in runs])
         totals = [sum(r["routes"].values()) for r in runs]
         logins = [r["routes"].get(LOGIN, 0) for r in runs]
-        rows.append({
-            "subject": variant.name, "variant": variant, "wall": wall, "cpu": cpu,
-            "wall_ratio": _paired_ratio(runs, base, "wall"), "cpu_ratio": _paired_ratio(runs, base, "cpu"),
-            "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
-            "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs],
-            "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
-            "routes": routes, "requests": median(totals), "logins": median(logins),
-            "max_requests": max(totals), "max_logins": max(logins),
-            "max_api_per_lookup": max(t - l for t, l in zip(totals, logins)) / group.shape.hosts,
-        })
+        rows.append(dict(_against(runs, base, hosts), subject=variant.name, variant=variant, routes=routes,
+                         requests=median(totals), logins=median(logins), max_requests=max(totals),
+                         max_logins=max(logins),
+                         max_api_per_lookup=max(t - l for t, l in zip(totals, logins)) / hosts))
     if CONTROL in group.runs:
-        runs = group.runs[CONTROL]
-        wall, cpu = median([r["wall"] for r in runs]), median([r["cpu"] for r in runs])
-        rows.append({"subject": CONTROL, "variant": None, "control": True, "wall": wall, "cpu": cpu,
-                     "wall_ratio": _paired_ratio(runs, base, "wall"), "cpu_ratio": _paired_ratio(runs, base, "cpu"),
-                     "cpu_over_ms": _paired_over_ms(runs, base, "cpu", group.shape.hosts),
-                     "controller_over_ms": _paired_over_ms(runs, base, "controller", group.shape.hosts),
-                     "cpu_runs": [r["cpu"] for r in runs], "wall_runs": [r["wall"] for r in runs],
-                     "routes": {}, "requests": 0, "logins": 0, "max_requests": 0, "max_logins": 0,
-                     "max_api_per_lookup": 0.0})
+        rows.append(dict(_against(group.runs[CONTROL], base, hosts), subject=CONTROL, variant=None, control=True,
+                         routes={}, requests=0, logins=0, max_requests=0, max_logins=0, max_api_per_lookup=0.0))
     return rows

@@ -429,6 +429,8 @@ class _ReadsBy:
 
 
 class _RawReadsBy(io.RawIOBase):
+    """The socket's reads (through its own SocketIO), none of them waiting past ``deadline``."""
+
     def __init__(self, sock, deadline):
         super().__init__()
         self._sock = sock
