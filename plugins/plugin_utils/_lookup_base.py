@@ -19,7 +19,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
 from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile, state_file_path
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
-from ansible_collections.bws.secrets.plugins.plugin_utils._task_scope import current_task
+from ansible_collections.bws.secrets.plugins.plugin_utils._task_scope import current_task, freeze_inherited
 
 # The client (_options, _auth, _api, _http), the cache and the resolution are imported when a
 # lookup asks the server: a worker that reads an answer another host's worker got never loads them.
@@ -35,6 +35,7 @@ class BWSLookupBase(LookupBase):
     implement ``lookup(terms)``. Results are returned as unsafe (never templated) values."""
 
     def run(self, terms, variables=None, **kwargs):
+        freeze_inherited()  # a forked worker's collector leaves the controller's objects alone
         self.set_options(var_options=variables, direct=kwargs)
         self._task_vars = variables or {}
         try:
@@ -70,11 +71,11 @@ class BWSLookupBase(LookupBase):
         fetched once more and ``resolve`` runs again: only then is it an error. ``doubtful(result)``
         says the same of a result that holds misses instead of raising (``on_missing``).
         """
-        from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
-
         ttl = self.option("cache_ttl") or 0
         if not (needed or ttl > 0) or not self.option("cache") or not client.auth.state_file:
             return resolve(None)
+        from ansible_collections.bws.secrets.plugins.module_utils._cache import SecretsCache, cache_path
+
         cache = SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl)
         source = self._read(cache)
         try:

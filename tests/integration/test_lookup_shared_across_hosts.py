@@ -103,16 +103,20 @@ def test_each_batch_of_a_serial_play_asks_again(runner, expected, emulator):
 
 def test_a_worker_that_reads_an_answer_loads_no_client(runner, expected, emulator, tmp_path):
     """Four hosts: the worker that asks loads the client and the HTTP modules; the three that read
-    its answer load neither, only the token, the state file and the answer."""
+    its answer load neither, only the token, the state file and the answer. In every worker the
+    lookup leaves what the worker inherited out of the garbage collector's reach (frozen)."""
     out = tmp_path / "probes"
     out.mkdir()
     assert_ok(runner.run(TARGET / "shared_probe.yml", dict(expected, out=str(out)), forks=4,
                          inventory=runner.hosts_inventory(4)))
     assert emulator.stats()["routes"] == {LOGIN: 1, GET: 1}
     seen = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
+    for probe in seen:
+        assert probe["frozen"][0] == 0 and probe["frozen"][1] > 1000, probe["frozen"]
     asked = [s for s in seen if "_http" in s["modules"]]
     read = [s for s in seen if "_http" not in s["modules"]]
     assert len(asked) == 1 and asked[0]["http"]["http.client"], seen
+    assert "_cache" not in asked[0]["modules"], asked  # by id, without cache_ttl: the sync cache is not used
     assert len(read) == 3, seen
     for probe in read:
         assert not probe["http"]["http.client"], probe  # ssl: loaded by Ansible itself on 2.16
