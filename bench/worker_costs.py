@@ -335,7 +335,7 @@ def probe(runner, shape, variant, world):
     return {
         "variant": variant.name, "hosts": shape.hosts,
         "env_cpu_ms": med("env", "cpu"), "bws_cpu_ms": med("bws", "cpu"), "bws_wall_ms": med("bws", "wall"),
-        "docs_stub_cpu_ms": med("docs", "cpu"),
+        "docs_stub_cpu_ms": med("docs", "cpu"), "gc_ms": med("bws", "gc_ms", 1),
         "bws_user_ms": med("bws", "user"), "bws_sys_ms": med("bws", "sys"),
         "bws_minor_faults": med("bws", "minor_faults", 1), "env_minor_faults": med("env", "minor_faults", 1),
         "bws_gc": [median([r["gc_collections"][i] for r in records["bws"]]) for i in range(3)],

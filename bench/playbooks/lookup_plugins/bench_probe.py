@@ -1,7 +1,8 @@
 # A benchmark helper, not part of the collection. In one template, query('bench_probe',
 # 'x-start') ... query('bench_probe', 'x-end') measures what runs between the two calls in
 # this forked worker: the end call writes $BENCH_PROBE_DIR/<pid>-x.json with the CPU time,
-# the wall time, user/sys split, page faults, garbage collections and the modules loaded.
+# the wall time, user/sys split, page faults, garbage collections (how many, and their CPU
+# time) and the modules loaded.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -24,6 +25,18 @@ import time
 from ansible.plugins.lookup import LookupBase
 
 _STARTED = {}
+_GC_CPU = {"spent": 0.0, "since": 0.0}  # CPU seconds in garbage collections since the last start call
+
+
+def _time_collections(phase, _info):
+    """gc callback: add each collection's CPU time to _GC_CPU["spent"]."""
+    if phase == "start":
+        _GC_CPU["since"] = time.process_time()
+    else:
+        _GC_CPU["spent"] += time.process_time() - _GC_CPU["since"]
+
+
+gc.callbacks.append(_time_collections)
 
 
 class LookupModule(LookupBase):
@@ -34,6 +47,7 @@ class LookupModule(LookupBase):
         if edge == "start":
             modules = sorted(sys.modules)  # before the clock starts
             collections = [g["collections"] for g in gc.get_stats()]
+            _GC_CPU["spent"] = 0.0
             _STARTED[name] = (modules, collections, resource.getrusage(resource.RUSAGE_SELF),
                               time.process_time(), time.perf_counter())
             return [label]
@@ -44,7 +58,7 @@ class LookupModule(LookupBase):
                   "user": usage.ru_utime - usage0.ru_utime, "sys": usage.ru_stime - usage0.ru_stime,
                   "minor_faults": usage.ru_minflt - usage0.ru_minflt,
                   "gc_collections": [g["collections"] - c for g, c in zip(gc.get_stats(), collections)],
-                  "modules_before": modules, "modules_after": sorted(sys.modules)}
+                  "gc_ms": _GC_CPU["spent"] * 1e3, "modules_before": modules, "modules_after": sorted(sys.modules)}
         path = os.path.join(os.environ["BENCH_PROBE_DIR"], "%d-%s.json" % (os.getpid(), name.replace(" ", "_")))
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(record, handle)
