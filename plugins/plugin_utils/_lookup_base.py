@@ -19,7 +19,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
 from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile, state_file_path
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
 from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
-from ansible_collections.bws.secrets.plugins.plugin_utils._task_scope import current_task, freeze_inherited
+from ansible_collections.bws.secrets.plugins.plugin_utils._worker import current_task, freeze_inherited
 
 # The client (_options, _auth, _api, _http), the cache and the resolution are imported when a
 # lookup asks the server: a worker that reads an answer another host's worker got never loads them.

@@ -6,6 +6,7 @@ import os
 import stat
 import uuid
 
+from ansible_collections.bws.secrets.plugins.plugin_utils._worker import _freeze_is_cheap
 from conftest import TARGETS, assert_ok
 
 TARGET = TARGETS / "lookup_bws_secret"
@@ -111,8 +112,9 @@ def test_a_worker_that_reads_an_answer_loads_no_client(runner, expected, emulato
                          inventory=runner.hosts_inventory(4)))
     assert emulator.stats()["routes"] == {LOGIN: 1, GET: 1}
     seen = [json.loads(p.read_text()) for p in sorted(out.iterdir())]
-    for probe in seen:
-        assert probe["frozen"][0] == 0 and probe["frozen"][1] > 1000, probe["frozen"]
+    for probe in seen:  # objects frozen before our lookup and after it (none where freezing is not cheap)
+        frozen = probe["frozen"][1] - probe["frozen"][0]
+        assert frozen > 1000 if _freeze_is_cheap() else frozen == 0, probe["frozen"]
     asked = [s for s in seen if "_http" in s["modules"]]
     read = [s for s in seen if "_http" not in s["modules"]]
     assert len(asked) == 1 and asked[0]["http"]["http.client"], seen

@@ -1,9 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, bws.secrets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which task of which playbook run a lookup is evaluated for, so the hosts of a task can share
-one answer from the server (``share_across_hosts``, module_utils/_task_answers.py); and, in
-the worker, keeping the garbage collector off what the worker inherited (``freeze_inherited``).
+"""The Ansible worker a lookup runs in: which task of which playbook run it evaluates (so the
+hosts of a task can share one answer, module_utils/_task_answers.py), and its garbage collector.
 
 Ansible evaluates a task's templates for each host in a worker process forked from the
 controller (``ansible.executor.process.worker.WorkerProcess``), which keeps the task it runs
@@ -20,42 +19,42 @@ __metaclass__ = type
 import gc
 import multiprocessing
 import os
+import sys
 
 _WORKER = ("ansible.executor.process.worker", "WorkerProcess")
-_FROZEN = []  # [True] once this process has frozen what it inherited
+_FROZEN = []  # [True] once this process has frozen its objects
 
 
-def _worker():
+def worker_process():
     """The WorkerProcess this code runs in, or None."""
     process = multiprocessing.current_process()
     kind = type(process)
     return process if (kind.__module__, kind.__name__) == _WORKER else None
 
 
-def freeze_inherited():
-    """In a forked worker, once: move every object it inherited from the controller out of the
-    garbage collector's reach (``gc.freeze()``).
-
-    A worker that asks the server allocates enough (imports, TLS, JSON) for the collector to
-    scan its older generation, which holds the controller's objects: that scan writes to
-    their pages, so the kernel copies them (copy-on-write), about 3 ms of CPU per worker
-    (docs/performance.md). Frozen, they are never scanned in this process; the worker serves
-    one host's task and exits, and the objects stay alive in the controller anyway. Objects
-    made afterwards are collected as usual. Nothing happens outside a worker (the
-    controller, a test), where freezing would keep garbage for the life of the process.
-    """
-    if _FROZEN or _worker() is None:
-        return
-    _FROZEN.append(True)
-    gc.freeze()
-
-
 def current_task():
     """(controller pid, task id) when evaluated in an Ansible worker process, else None."""
-    process = _worker()
+    process = worker_process()
     if process is None:
         return None
     task_id = getattr(getattr(process, "_task", None), "_uuid", None)
     if not isinstance(task_id, str) or not task_id:
         return None
     return os.getppid(), task_id
+
+
+def _freeze_is_cheap():
+    """``gc.freeze()`` only splices the collector's lists up to Python 3.13; the incremental
+    collector of 3.14 and free-threaded builds visit every object, which is what it saves."""
+    return sys.version_info < (3, 14) and "t" not in getattr(sys, "abiflags", "")  # 3.13t: free-threaded
+
+
+def freeze_inherited():
+    """In a worker, once: ``gc.freeze()``, so that its collections no longer scan the
+    controller's recent objects it inherited, copying their pages (docs/architecture.md,
+    *What a worker's garbage collector scans*). Never outside a worker, where it would keep
+    garbage for the life of the process."""
+    if _FROZEN or not _freeze_is_cheap() or worker_process() is None:
+        return
+    _FROZEN.append(True)
+    gc.freeze()
