@@ -48,6 +48,10 @@ DEFAULT_RETRIES = 3
 MAX_RETRY_AFTER = 120  # seconds: never sleep longer than this on one Retry-After
 BACKOFF_FACTOR = 0.5  # seconds before the first retry; doubled for each further one
 MAX_BACKOFF = 8.0
+# The most one answer may hold: a server or proxy sending without end fails here, not for want
+# of memory. Far above any real answer (a sync of 5,000 secrets is a few MB).
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
+_PIECE = 1024 * 1024  # an answer is read this much at a time, at most
 _TRANSIENT = frozenset((500, 502, 503, 504))
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # CA bundles named by the environment when ca_path is unset (the requests library honoured them)
@@ -311,10 +315,15 @@ class HttpClient:
                 answer = conn.getresponse()
             finally:  # a later reconnect's proxy tunnel reads its answer with this class too
                 conn.response_class = http.client.HTTPResponse
-            content = answer.read()
+            content = _read_body(answer)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self._discard(key)
             raise _Failure(_SENT, exc) from None
+        if content is None:
+            self._discard(key)  # the rest of the answer is still on the connection
+            raise SendRequestError(
+                "%s: the answer from %s is larger than %s, the most this client reads: is the URL right, or is a "
+                "proxy in the way?" % (what, _netloc(target.host, target.port, target.scheme), _size(MAX_ANSWER_BYTES)))
         return answer.status, answer.msg, content
 
     def _connection(self, target, what):
@@ -400,6 +409,22 @@ class HttpClient:
             if self._lazy_store:
                 return "the system store", system_dir
         return source, bundle
+
+
+def _read_body(answer):
+    """The body of ``answer`` (an ``HTTPResponse``), or None when it is larger than MAX_ANSWER_BYTES
+    (then read no further than one byte past that)."""
+    if answer.length is not None and answer.length > MAX_ANSWER_BYTES:
+        return None
+    pieces, size = [], 0
+    while True:
+        piece = answer.read(min(_PIECE, MAX_ANSWER_BYTES + 1 - size))
+        if not piece:
+            return b"".join(pieces)
+        pieces.append(piece)
+        size += len(piece)
+        if size > MAX_ANSWER_BYTES:
+            return None
 
 
 class _AnsweredBy:
@@ -693,6 +718,10 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
     if retried:
         return "%s: %s kept failing after %d retries (%s)%s" % (what, host, retried, _short(text), after_sending)
     return "%s: request to %s failed (%s)%s" % (what, host, _short(text), after_sending)
+
+
+def _size(count):
+    return "%d MiB" % (count >> 20) if count >= 1 << 20 and not count % (1 << 20) else "%d bytes" % count
 
 
 def _short(text, limit=200):

@@ -4,6 +4,7 @@
   connections and requests, optionally closing connections that stay idle.
 * ``Forwarder``: a TCP forwarder counting the connections made through it (keep-alive checks,
   TLS included: it only moves bytes).
+* ``EndlessServer``: an answer whose body never ends (chunked, or until the connection closes).
 * ``Proxy``: an HTTP proxy: ``CONNECT`` tunnels (counted, with the Proxy-Authorization seen) and
   absolute-form plain http requests, optionally requiring Basic credentials.
 """
@@ -237,6 +238,35 @@ class Proxy(_Running):
         self.authorizations = []
         handler = type("Handler", (_ProxyHandler,), {"owner": self})
         self.server = _Server(("127.0.0.1", 0), handler)
+
+
+class EndlessServer(_Running):
+    """Answers every connection with a 200 JSON answer whose body never ends, either chunked
+    (``chunked=True``) or delimited by the connection's close, until the client hangs up;
+    ``sent`` counts the body bytes written."""
+
+    def __init__(self, chunked):
+        owner = self
+        self.sent = 0
+        self.lock = threading.Lock()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.recv(65536)  # the request (small: one read holds it)
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                head += b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"Connection: close\r\n\r\n"
+                piece = b"[" + b"0," * 4000
+                framed = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+                try:
+                    self.request.sendall(head)
+                    while True:
+                        self.request.sendall(framed)
+                        with owner.lock:
+                            owner.sent += len(piece)
+                except OSError:
+                    return
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
 
 
 def free_port():

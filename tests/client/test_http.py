@@ -21,7 +21,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import SendReq
 from ansible_collections.bws.secrets.plugins.module_utils._http import HttpClient
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 
-from httpkit import Forwarder, Proxy, ScriptedServer, free_port
+from httpkit import EndlessServer, Forwarder, Proxy, ScriptedServer, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
@@ -518,6 +518,45 @@ def test_redirects_are_not_followed():
         assert (resp.status, post.status) == (302, 302)
         assert resp.headers.get("location") == elsewhere.url + "/moved"
         assert len(server.requests) == 2 and elsewhere.requests == []
+
+
+# --- the size of an answer ------------------------------------------------------------------
+
+def test_an_answer_up_to_the_limit_is_read_one_byte_more_is_refused(monkeypatch, sleeps):
+    """With the limit at 1000 bytes: an answer of exactly 1000 is read; one of 1001 fails, is not
+    retried (it would come again), and its connection, which still holds the rest, is dropped."""
+    monkeypatch.setattr(_http, "MAX_ANSWER_BYTES", 1000)
+    exact = b'{"a":"%s"}' % (b"x" * 992)
+    assert len(exact) == 1000
+    json_type = {"Content-Type": "application/json"}
+    with ScriptedServer([(200, json_type, exact), (200, json_type, exact + b" "), (200, {}, {"ok": True})]) as server:
+        client = HttpClient(retries=3)
+        assert client.request("GET", server.url + "/a", "a read").json == {"a": "x" * 992}
+        with pytest.raises(SendRequestError) as info:
+            client.request("GET", server.url + "/b", "a read")
+        assert str(info.value) == ("a read: the answer from 127.0.0.1:%d is larger than 1000 bytes, the most this "
+                                   "client reads: is the URL right, or is a proxy in the way?" % server.port)
+        assert sleeps == [] and len(server.requests) == 2
+        assert client.request("GET", server.url + "/c", "a read").json == {"ok": True}
+        assert server.connections == 2  # the first kept alive for /b, a new one after it was dropped
+        client.close()
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "until-closed"])
+def test_an_answer_without_end_fails_at_the_limit(monkeypatch, chunked):
+    """A body without a length that never ends is read to the limit and one byte past, no further."""
+    monkeypatch.setattr(_http, "MAX_ANSWER_BYTES", 100000)
+    with EndlessServer(chunked) as server:
+        client = HttpClient(retries=0, timeout=20)
+        with pytest.raises(SendRequestError, match="larger than 100000 bytes, the most this client reads"):
+            client.request("GET", server.url + "/sync", "a sync")
+        client.close()
+    assert server.sent > 100000
+
+
+def test_the_limit_is_far_above_a_real_answer():
+    assert _http.MAX_ANSWER_BYTES == 256 * 1024 * 1024
+    assert _http._size(_http.MAX_ANSWER_BYTES) == "256 MiB"
 
 
 # --- imports -------------------------------------------------------------------------------
