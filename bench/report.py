@@ -527,6 +527,7 @@ def _decisions_section(results):
                     "mostly the standard library's, paid once per worker unless the controller pays it for all of "
                     "them (the preload callback)." % (probe["imports_ms"]["http.client"], probe["bws_minor_faults"],
                                                       probe["env_minor_faults"]))
+        out[-1] += _floor_text(probe)
         out[-1] += _worst_text([(g, r) for g, r in _preload_rows(groups) if _asks_per_host(r)],
                                "for the same settings with the preload callback (each worker still sends its request "
                                "and, over TLS, makes its handshake)")
@@ -536,6 +537,22 @@ def _decisions_section(results):
                 "than `ansible.builtin.env`: %s." % "; ".join(
                     "%.1f ms %s" % (p["bws_cpu_ms"] - p["env_cpu_ms"], p["variant"]) for p in prof["probes"])]
     return out
+
+
+_FLOOR_STEPS = ("import _ssl", "import ssl", "import http.client", "first use of cryptography")
+
+
+def _floor_text(probe):
+    """What a worker that asks pays before any code of ours runs: the standard library's TLS and
+    HTTP, and cryptography's OpenSSL set up (bench_steps), against the budget."""
+    steps = [step for step in probe.get("steps") or [] if step["step"].startswith(_FLOOR_STEPS)]
+    if len(steps) != len(_FLOOR_STEPS):
+        return ""
+    floor = sum(step["cpu_ms"] for step in steps)
+    return (" Of the %g ms, a worker that asks spends %.1f ms (%s, measured step by step) on the standard "
+            "library's TLS and HTTP modules and on cryptography's first use, which any lookup that asks the "
+            "server over HTTPS and decrypts what it gets pays in each worker, whatever its own code costs."
+            % (BUDGET_MS, floor, probe["variant"]))
 
 
 def _gc_text(prof):

@@ -249,3 +249,17 @@ def test_per_host_cost_inside_the_workers_is_judged_per_kind_of_settings():
         ("worst 17.0 ms (name, warm; median of 10 hosts)", "PASS"),
         ("worst 32.0 ms (id, warm, share_across_hosts=false; median of 10 hosts)", "MISS")]
     assert report.SHARING in rows[0][0] and report.ASKING in rows[1][0]
+
+
+def test_the_floor_of_a_worker_that_asks_and_its_garbage_collection_time():
+    """The standard library's transport and cryptography's first use, summed from the asking
+    probe's steps; the gc time of the asking probe only (the others mostly read an answer)."""
+    steps = [{"step": label, "cpu_ms": ms, "minor_faults": 0} for label, ms in (
+        ("import _ssl (OpenSSL for Python)", 6.0), ("import ssl", 5.0), ("import http.client (with http)", 3.5),
+        ("Ansible finds the plugin", 1.0), ("first use of cryptography's OpenSSL", 4.0), ("the lookup runs", 9.0))]
+    asking = {"variant": "id, warm, share_across_hosts=false", "steps": steps, "gc_ms": 0.8}
+    assert "spends 18.5 ms (id, warm, share_across_hosts=false, measured step by step)" in report._floor_text(asking)
+    assert report._floor_text({"variant": "id, warm", "steps": steps[:3]}) == ""  # older results: no figure
+    prof = {"probes": [{"variant": "id, warm", "gc_ms": 0.2}, asking]}
+    assert report._gc_text(prof) == " On this run: 0.8 ms (id, warm, share_across_hosts=false; median over the hosts)."
+    assert report._gc_text({"probes": [{"variant": "id, warm, share_across_hosts=false"}]}) == ""
