@@ -414,9 +414,9 @@ class HttpClient:
 def _read_body(answer):
     """The body of ``answer`` (an ``HTTPResponse``), or None when it is larger than MAX_ANSWER_BYTES
     (then read no further than one byte past that)."""
-    if answer.length is not None and answer.length > MAX_ANSWER_BYTES:
-        return None
-    pieces, size = [], 0
+    if answer.length is not None:  # Content-Length: read at once, or not at all
+        return answer.read() if answer.length <= MAX_ANSWER_BYTES else None
+    pieces, size = [], 0  # chunked, or until the connection closes
     while True:
         piece = answer.read(min(_PIECE, MAX_ANSWER_BYTES + 1 - size))
         if not piece:
