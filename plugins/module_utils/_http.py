@@ -13,7 +13,7 @@ Retries are one mechanism, ``RetryPolicy``, in one place:
 * failures to connect (nothing was sent: DNS, refused, connect timeout) are retried for
   every call; a failed TLS handshake is not retried (a wrong CA will not fix itself), except
   once with the whole system CA store when its hashed directory alone could not vouch
-  (``_tls_context``).
+  (``_tls_context``); nor is an answer larger than ``MAX_ANSWER_BYTES``.
 At most ``retries`` retries in all, ``BACKOFF_FACTOR * 2 ** (n - 1)`` seconds before the n-th
 (capped at ``MAX_BACKOFF``) unless a Retry-After says otherwise. Redirects are never followed.
 
@@ -49,7 +49,7 @@ MAX_RETRY_AFTER = 120  # seconds: never sleep longer than this on one Retry-Afte
 BACKOFF_FACTOR = 0.5  # seconds before the first retry; doubled for each further one
 MAX_BACKOFF = 8.0
 # The most one answer may hold: a server or proxy sending without end fails here, not for want
-# of memory. Far above any real answer (a sync of 5,000 secrets is a few MB).
+# of memory. Far above a typical answer (docs/security.md).
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
 _PIECE = 1024 * 1024  # an answer is read this much at a time, at most
 _TRANSIENT = frozenset((500, 502, 503, 504))
@@ -66,6 +66,7 @@ _sleep = time.sleep
 _CONNECT = "connect"  # nothing was sent: DNS, refused, connect timeout, proxy tunnel refused
 _TLS = "tls"  # the TLS handshake failed: nothing was sent, and trying again will not help
 _SENT = "sent"  # the request was (or may have been) sent: read errors, timeouts, resets
+_TOO_LARGE = "too large"  # an answer larger than MAX_ANSWER_BYTES came: it would come again
 
 
 def load_transport():
@@ -165,7 +166,8 @@ class Response:
 
 
 class _Failure(Exception):
-    """One try that got no answer: the stage it reached and the exception of the standard library."""
+    """One try that got no usable answer: the stage it reached and the exception of the standard
+    library (None for an answer too large)."""
 
     def __init__(self, stage, exc):
         super(_Failure, self).__init__(stage)
@@ -321,9 +323,7 @@ class HttpClient:
             raise _Failure(_SENT, exc) from None
         if content is None:
             self._discard(key)  # the rest of the answer is still on the connection
-            raise SendRequestError(
-                "%s: the answer from %s is larger than %s, the most this client reads: is the URL right, or is a "
-                "proxy in the way?" % (what, _netloc(target.host, target.port, target.scheme), _size(MAX_ANSWER_BYTES)))
+            raise _Failure(_TOO_LARGE, None)
         return answer.status, answer.msg, content
 
     def _connection(self, target, what):
@@ -684,6 +684,9 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
     if not idempotent:
         after_sending = ("; it was not retried (not safe to repeat) and may have been applied on the server: "
                          "check before trying again")
+    if stage == _TOO_LARGE:
+        return ("%s: the answer from %s is larger than %s, the most this client reads: is the URL right, or is "
+                "something in the way?%s" % (what, where, _size(MAX_ANSWER_BYTES), after_sending))
     if stage == _TLS:
         if type(exc).__name__ != "SSLCertVerificationError":  # no certificate judged: protocol, version...
             return ("%s: the TLS handshake with %s failed (%s): check that the URL is https:// to a port that "

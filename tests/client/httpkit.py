@@ -4,7 +4,8 @@
   connections and requests, optionally closing connections that stay idle.
 * ``Forwarder``: a TCP forwarder counting the connections made through it (keep-alive checks,
   TLS included: it only moves bytes).
-* ``EndlessServer``: an answer whose body never ends (chunked, or until the connection closes).
+* ``StreamServer``: answers without a Content-Length (chunked, or until the connection closes),
+  finite or without end.
 * ``Proxy``: an HTTP proxy: ``CONNECT`` tunnels (counted, with the Proxy-Authorization seen) and
   absolute-form plain http requests, optionally requiring Basic credentials.
 """
@@ -240,31 +241,44 @@ class Proxy(_Running):
         self.server = _Server(("127.0.0.1", 0), handler)
 
 
-class EndlessServer(_Running):
-    """Answers every connection with a 200 JSON answer whose body never ends, either chunked
-    (``chunked=True``) or delimited by the connection's close, until the client hangs up;
-    ``sent`` counts the body bytes written."""
+class StreamServer(_Running):
+    """Answers each request with a 200 JSON answer without a Content-Length: ``pieces`` sent as
+    chunks on a kept-alive connection (``chunked=True``), or followed by closing the connection;
+    with ``pieces=None`` a body that never ends. Counts connections."""
 
-    def __init__(self, chunked):
+    def __init__(self, pieces, chunked):
         owner = self
-        self.sent = 0
+        self.connections = 0
         self.lock = threading.Lock()
 
-        class Handler(socketserver.BaseRequestHandler):
+        def body():
+            if pieces is not None:
+                return iter(pieces)
+            return iter(lambda: b"0," * 4000, None)  # without end
+
+        class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                self.request.recv(65536)  # the request (small: one read holds it)
-                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                head += b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"Connection: close\r\n\r\n"
-                piece = b"[" + b"0," * 4000
-                framed = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+                with owner.lock:
+                    owner.connections += 1
                 try:
-                    self.request.sendall(head)
-                    while True:
-                        self.request.sendall(framed)
-                        with owner.lock:
-                            owner.sent += len(piece)
+                    while self._request_read():
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + (
+                            b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"Connection: close\r\n\r\n"))
+                        for piece in body():
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                        if not chunked:
+                            return
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
                 except OSError:
                     return
+
+            def _request_read(self):
+                """Read one request without a body (GET); False when the client hung up."""
+                line = self.rfile.readline()
+                while line not in (b"\r\n", b"\n", b""):
+                    line = self.rfile.readline()
+                return line != b""
 
         self.server = _Server(("127.0.0.1", 0), Handler)
 
