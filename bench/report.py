@@ -520,14 +520,14 @@ def _decisions_section(results):
         if pooled:
             subject, count, value, _groups = max(pooled, key=lambda item: item[2])
             out[-1] += " Pooled, the worst variant costs %.1f ms (%s, %d paired differences)." % (value, subject, count)
-        out[-1] += (" Each forked worker imports `http.client` and `ssl`, which any HTTPS client needs (%.1f ms "
-                    "there), then our modules from their bytecode, reads the state file, sends one request and "
-                    "decrypts (the profile below); imports cost more in a worker than in the fresh interpreter of the "
-                    "profile (copy-on-write page faults: %d against %d for `ansible.builtin.env`). What is left is "
-                    "mostly the standard library's, paid once per worker unless the controller pays it for all of "
-                    "them (the preload callback)." % (probe["imports_ms"]["http.client"], probe["bws_minor_faults"],
-                                                      probe["env_minor_faults"]))
-        out[-1] += _floor_text(probe)
+        floor = _floor_text(probe)
+        out[-1] += (" Each forked worker imports `http.client` and `ssl`, which any HTTPS client needs%s, then our "
+                    "modules from their bytecode, reads the state file, sends one request and decrypts (the profile "
+                    "below); imports cost more in a worker than in the fresh interpreter of the profile "
+                    "(copy-on-write page faults: %d against %d for `ansible.builtin.env`). What is left is mostly the "
+                    "standard library's, paid once per worker unless the controller pays it for all of them (the "
+                    "preload callback).%s" % ("" if floor else " (%.1f ms there)" % probe["imports_ms"]["http.client"],
+                                              probe["bws_minor_faults"], probe["env_minor_faults"], floor))
         out[-1] += _worst_text([(g, r) for g, r in _preload_rows(groups) if _asks_per_host(r)],
                                "for the same settings with the preload callback (each worker still sends its request "
                                "and, over TLS, makes its handshake)")
