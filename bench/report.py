@@ -543,8 +543,8 @@ _FLOOR_STEPS = ("import _ssl", "import ssl", "import http.client", "first use of
 
 
 def _floor_text(probe):
-    """What a worker that asks pays before any code of ours runs: the standard library's TLS and
-    HTTP, and cryptography's OpenSSL set up (bench_steps), against the budget."""
+    """What a worker that asks pays whatever our own code costs: the standard library's TLS and
+    HTTP modules, and cryptography's OpenSSL set up (steps of bench_steps), against the budget."""
     steps = [step for step in probe.get("steps") or [] if step["step"].startswith(_FLOOR_STEPS)]
     if len(steps) != len(_FLOOR_STEPS):
         return ""

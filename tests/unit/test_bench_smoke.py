@@ -6,6 +6,7 @@ Quick (one ansible-playbook run of the env baseline, about 2 s) and independent 
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -263,3 +264,12 @@ def test_the_floor_of_a_worker_that_asks_and_its_garbage_collection_time():
     prof = {"probes": [{"variant": "id, warm", "gc_ms": 0.2}, asking]}
     assert report._gc_text(prof) == " On this run: 0.8 ms (id, warm, share_across_hosts=false; median over the hosts)."
     assert report._gc_text({"probes": [{"variant": "id, warm, share_across_hosts=false"}]}) == ""
+
+
+def test_the_floor_steps_are_steps_the_probe_measures():
+    """The report finds the floor's steps by the labels bench_steps gives them: a renamed step
+    would silently drop the figure."""
+    source = (ROOT / "bench" / "playbooks" / "lookup_plugins" / "bench_steps.py").read_text(encoding="utf-8")
+    labels = re.findall(r'"((?:import|first use)[^"]*)"', source)
+    for prefix in report._FLOOR_STEPS:
+        assert [label for label in labels if label.startswith(prefix)], prefix
