@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function, annotations
 __metaclass__ = type
 
 import base64
+import functools
 import importlib
 import io  # loaded by every Python at startup: costs nothing
 import json
@@ -296,7 +297,7 @@ class HttpClient:
         conn = self._connection(target, what)
         if conn.sock is None:
             try:
-                conn.connect()
+                _open(conn, self.timeout)
             except (socket.timeout, ssl.SSLError, OSError, http.client.HTTPException, ValueError) as exc:
                 self._discard(key)
                 if isinstance(exc, ssl.SSLCertVerificationError) and self._lazy_store:
@@ -427,6 +428,42 @@ def _read_body(answer):
             return None
 
 
+def _open(conn, timeout):
+    """Connect ``conn`` (TCP, a proxy's tunnel, the TLS handshake) within ``timeout`` seconds in
+    all: the socket's timeout bounds each wait, so a proxy answering its CONNECT a byte now and
+    then would otherwise hold a task for ever, and a handshake would get a whole timeout of its
+    own after a slow tunnel. Name resolution is the system resolver's, which has no timeout."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    conn._create_connection = functools.partial(_connect_by, deadline)  # http.client's hook for it
+    conn.response_class = _AnsweredBy(deadline)  # the proxy's answer to CONNECT
+    try:
+        conn.connect()
+    finally:
+        conn.response_class = http.client.HTTPResponse
+
+
+def _connect_by(deadline, address, timeout=None, source_address=None):
+    """``socket.create_connection`` given what is left until ``deadline``; the socket keeps what
+    is left then for what follows on it (a proxy's answer, the TLS handshake)."""
+    sock = socket.create_connection(address, _left(deadline), source_address)
+    try:
+        sock.settimeout(_left(deadline))
+    except socket.timeout:
+        sock.close()
+        raise
+    return sock
+
+
+def _left(deadline):
+    """Seconds left until ``deadline`` (``time.monotonic()``); ``socket.timeout`` when none are."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
+
+
 class _AnsweredBy:
     """``response_class`` of a connection whose whole answer (status, headers and body) must
     arrive by ``deadline`` (``time.monotonic()``): the socket's timeout bounds one read, so a
@@ -466,11 +503,12 @@ class _RawReadsBy(io.RawIOBase):
         return True
 
     def readinto(self, buffer):
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("timed out")
-        self._sock.settimeout(left)
-        return self._raw.readinto(buffer)
+        self._sock.settimeout(_left(self._deadline))
+        count = self._raw.readinto(buffer)
+        # what comes next on the socket (the TLS handshake after a proxy's answer) waits no longer
+        # either; never 0, which would make the socket non-blocking
+        self._sock.settimeout(max(self._deadline - time.monotonic(), 0.001))
+        return count
 
     def close(self):
         self._raw.close()

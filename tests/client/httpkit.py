@@ -7,7 +7,9 @@
 * ``StreamServer``: answers without a Content-Length (chunked, or until the connection closes),
   finite or without end.
 * ``Proxy``: an HTTP proxy: ``CONNECT`` tunnels (counted, with the Proxy-Authorization seen) and
-  absolute-form plain http requests, optionally requiring Basic credentials.
+  absolute-form plain http requests, optionally requiring Basic credentials, optionally slow
+  to answer a CONNECT.
+* ``SilentServer``: accepts connections and never answers (a TLS handshake that never ends).
 """
 
 import http.client
@@ -17,6 +19,7 @@ import select
 import socket
 import socketserver
 import threading
+import time
 import urllib.parse
 
 
@@ -183,14 +186,26 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.close_connection = True
             return
-        self.send_response(200, "Connection established")
-        self.end_headers()
-        self.wfile.flush()
+        self._established()
         try:
             _pipe(self.connection, upstream)
         finally:
             upstream.close()
             self.close_connection = True
+
+    def _established(self):
+        """The 200 answer to CONNECT: after ``answer_delay`` seconds; with ``trickle``, a header
+        line every 0.1 s for that many seconds first."""
+        time.sleep(self.owner.answer_delay)
+        line = b"HTTP/1.1 200 Connection established\r\n"
+        end = time.monotonic() + self.owner.trickle
+        while time.monotonic() < end:
+            self.wfile.write(line)
+            self.wfile.flush()
+            line = b"X-Wait: 1\r\n"
+            time.sleep(0.1)
+        self.wfile.write(line + b"\r\n")  # without trickle: the whole answer at once
+        self.wfile.flush()
 
     def _forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -228,10 +243,14 @@ class Proxy(_Running):
     """An HTTP proxy on 127.0.0.1. ``require``: the exact Proxy-Authorization it accepts (None:
     any). Records ``tunnels`` (CONNECT targets), ``plain`` ((method, absolute URL)) and
     ``authorizations`` (the Proxy-Authorization header of each, None when absent). ``hosts``
-    ({name: address}) resolves names for plain http requests, as a proxy's own DNS would."""
+    ({name: address}) resolves names for plain http requests, as a proxy's own DNS would. A
+    slow proxy: ``answer_delay`` seconds before answering a CONNECT, or its answer's header
+    lines sent one by one over ``trickle`` seconds."""
 
-    def __init__(self, require=None, hosts=None):
+    def __init__(self, require=None, hosts=None, answer_delay=0.0, trickle=0.0):
         self.require = require
+        self.answer_delay = answer_delay
+        self.trickle = trickle
         self.hosts = dict(hosts or {})
         self.lock = threading.Lock()
         self.tunnels = []
@@ -279,6 +298,28 @@ class StreamServer(_Running):
                 while line not in (b"\r\n", b"\n", b""):
                     line = self.rfile.readline()
                 return line != b""
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+
+
+class SilentServer(_Running):
+    """Accepts connections and reads what comes, never answering: a TLS handshake with it waits
+    for ever. Counts connections."""
+
+    def __init__(self):
+        owner = self
+        self.connections = 0
+        self.lock = threading.Lock()
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                with owner.lock:
+                    owner.connections += 1
+                try:
+                    while self.request.recv(4096):
+                        pass
+                except OSError:
+                    return
 
         self.server = _Server(("127.0.0.1", 0), Handler)
 

@@ -21,7 +21,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import SendReq
 from ansible_collections.bws.secrets.plugins.module_utils._http import HttpClient
 from ansible_collections.bws.secrets.plugins.module_utils._options import connect
 
-from httpkit import Forwarder, Proxy, ScriptedServer, StreamServer, free_port
+from httpkit import Forwarder, Proxy, ScriptedServer, SilentServer, StreamServer, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
@@ -172,6 +172,39 @@ def test_a_tunnel_opened_again_reads_its_own_answer(tls_emulator, vectors, monke
         time.sleep(1.2)
         assert client.get_secret(_ascii(vectors)).value == "hunter2"
         assert len(proxy.tunnels) == 2
+
+
+def test_a_proxy_trickling_its_answer_to_connect_times_out(tls_emulator, vectors, monkeypatch):
+    """``timeout`` bounds connecting as a whole: the proxy sends its answer's header lines one
+    every 0.1 s for 3 s, so no read waits 1 s, yet the tunnel is not open within 1 s."""
+    with Proxy(trickle=3) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        start = time.monotonic()
+        with pytest.raises(SendRequestError) as info:
+            connect(_options(tls_emulator, ca_path=tls_emulator.ca_file, timeout=1, retries=0))
+        elapsed = time.monotonic() - start
+    target = "127.0.0.1:%d" % _port(tls_emulator.info["server_url"])
+    assert str(info.value).startswith(
+        "login to %s: could not connect to %s through the proxy 127.0.0.1:%d (HTTPS_PROXY) within 1 seconds"
+        % (tls_emulator.info["identity_url"], target, proxy.port)), str(info.value)
+    assert elapsed < 2.5 and len(proxy.tunnels) == 1
+
+
+def test_the_tls_handshake_gets_what_the_tunnel_left_of_the_timeout(monkeypatch):
+    """A tunnel opened after 1.5 s leaves 0.5 s of a 2 s timeout to a server that never answers
+    the handshake (not 2 s more); a tunnel opened at once, with a server that does answer, works
+    within the same timeout."""
+    with Proxy(answer_delay=1.5) as proxy, SilentServer() as silent:
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:%d" % proxy.port)
+        client = HttpClient(timeout=2, retries=0)
+        start = time.monotonic()
+        with pytest.raises(SendRequestError) as info:
+            client.request("GET", "https://127.0.0.1:%d/x" % silent.port, "read a thing")
+        elapsed = time.monotonic() - start
+        assert silent.connections == 1
+    assert "read a thing: could not connect to 127.0.0.1:%d through the proxy" % silent.port in str(info.value)
+    assert "within 2 seconds" in str(info.value)
+    assert 1.9 < elapsed < 3.0, elapsed  # before: 1.5 s for the tunnel, then 2 s for the handshake
 
 
 def test_https_proxy_that_cannot_reach_the_server(monkeypatch, assert_no_proxy_secret, sleeps):
