@@ -27,7 +27,6 @@ from __future__ import absolute_import, division, print_function, annotations
 __metaclass__ = type
 
 import base64
-import functools
 import importlib
 import io  # loaded by every Python at startup: costs nothing
 import json
@@ -429,31 +428,24 @@ def _read_body(answer):
 
 
 def _open(conn, timeout):
-    """Connect ``conn`` (TCP, a proxy's tunnel, the TLS handshake) within ``timeout`` seconds in
-    all: the socket's timeout bounds each wait, so a proxy answering its CONNECT a byte now and
-    then would otherwise hold a task for ever, and a handshake would get a whole timeout of its
-    own after a slow tunnel. Name resolution is the system resolver's, which has no timeout."""
+    """Connect ``conn``: TCP to the server's or proxy's address (each address tried within
+    ``timeout``, as ``socket.create_connection`` does), then the proxy's answer to CONNECT and
+    the TLS handshake together within ``timeout``. The socket's own timeout bounds each wait
+    only, so a proxy answering a line now and then would hold the task far longer, and the
+    handshake would get a whole timeout of its own after a slow tunnel."""
     import http.client
 
-    deadline = time.monotonic() + timeout
-    conn._create_connection = functools.partial(_connect_by, deadline)  # http.client's hook for it
-    conn.response_class = _AnsweredBy(deadline)  # the proxy's answer to CONNECT
+    def tcp(address, timeout, source_address=None):
+        sock = socket.create_connection(address, timeout, source_address)
+        conn.response_class = _AnsweredBy(time.monotonic() + timeout, last=True)  # the proxy's answer
+        return sock
+
+    conn._create_connection = tcp  # http.client's hook for it
     try:
         conn.connect()
     finally:
         conn.response_class = http.client.HTTPResponse
-
-
-def _connect_by(deadline, address, timeout=None, source_address=None):
-    """``socket.create_connection`` given what is left until ``deadline``; the socket keeps what
-    is left then for what follows on it (a proxy's answer, the TLS handshake)."""
-    sock = socket.create_connection(address, _left(deadline), source_address)
-    try:
-        sock.settimeout(_left(deadline))
-    except socket.timeout:
-        sock.close()
-        raise
-    return sock
+        conn._create_connection = socket.create_connection
 
 
 def _left(deadline):
@@ -468,36 +460,41 @@ class _AnsweredBy:
     """``response_class`` of a connection whose whole answer (status, headers and body) must
     arrive by ``deadline`` (``time.monotonic()``): the socket's timeout bounds one read, so a
     server sending a byte now and then would otherwise hold a task for ever. A late answer
-    raises ``socket.timeout``, like a silent server."""
+    raises ``socket.timeout``, like a silent server. With ``last``, what comes next on the
+    socket (the TLS handshake after a proxy's answer) must be done by the same deadline."""
 
-    def __init__(self, deadline):
+    def __init__(self, deadline, last=False):
         self.deadline = deadline
+        self.last = last
 
     def __call__(self, sock, *args, **kwargs):
         import http.client
 
-        return http.client.HTTPResponse(_ReadsBy(sock, self.deadline), *args, **kwargs)
+        return http.client.HTTPResponse(_ReadsBy(sock, self.deadline, self.last), *args, **kwargs)
 
 
 class _ReadsBy:
     """What ``HTTPResponse`` reads from: the socket, each read given what is left of the time."""
 
-    def __init__(self, sock, deadline):
+    def __init__(self, sock, deadline, last):
         self._sock = sock
         self._deadline = deadline
+        self._last = last
 
     def makefile(self, mode):
-        return io.BufferedReader(_RawReadsBy(self._sock, self._deadline))
+        return io.BufferedReader(_RawReadsBy(self._sock, self._deadline, self._last))
 
 
 class _RawReadsBy(io.RawIOBase):
-    """The socket's reads (through its own SocketIO), none of them waiting past ``deadline``."""
+    """The socket's reads (through its own SocketIO), none of them waiting past ``deadline``;
+    with ``last``, each leaves the socket only what is left (never 0: non-blocking)."""
 
-    def __init__(self, sock, deadline):
+    def __init__(self, sock, deadline, last):
         super().__init__()
         self._sock = sock
         self._raw = sock.makefile("rb", buffering=0)  # keeps the socket open while the answer is read
         self._deadline = deadline
+        self._last = last
 
     def readable(self):
         return True
@@ -505,9 +502,8 @@ class _RawReadsBy(io.RawIOBase):
     def readinto(self, buffer):
         self._sock.settimeout(_left(self._deadline))
         count = self._raw.readinto(buffer)
-        # what comes next on the socket (the TLS handshake after a proxy's answer) waits no longer
-        # either; never 0, which would make the socket non-blocking
-        self._sock.settimeout(max(self._deadline - time.monotonic(), 0.001))
+        if self._last:
+            self._sock.settimeout(max(self._deadline - time.monotonic(), 0.001))
         return count
 
     def close(self):

@@ -186,9 +186,11 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.close_connection = True
             return
-        self._established()
         try:
+            self._established()
             _pipe(self.connection, upstream)
+        except OSError:  # the client gave up on a slow answer
+            pass
         finally:
             upstream.close()
             self.close_connection = True
