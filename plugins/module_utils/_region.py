@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from ._errors import BWSSDKError
@@ -73,10 +72,13 @@ class Region:
 
 
 def is_loopback(host):
+    """True for localhost and loopback addresses (asked of http:// URLs only)."""
     if not host:
         return False
     if host.lower() == "localhost":
         return True
+    import ipaddress  # loaded by urllib.parse from Python 3.11; on a managed host's 3.9 only when needed
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
