@@ -7,7 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.errors import AnsibleLookupError
+from collections.abc import Mapping
+
+from ansible import constants as C
+from ansible.errors import AnsibleError, AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
@@ -28,6 +31,8 @@ display = Display()
 
 # The errors of a question that every host of a task would get alike, so they are shared too
 _SHARED_ERRORS = {"not_found": NotFoundError, "ambiguous": AmbiguousError}
+# Keywords of lookup() that are Ansible's, not the lookup's (most versions take them out first)
+_ANSIBLE_KEYWORDS = frozenset(("wantlist", "errors", "allow_unsafe"))
 
 
 class BWSLookupBase(LookupBase):
@@ -36,7 +41,24 @@ class BWSLookupBase(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         freeze_inherited()  # a forked worker's collector leaves the controller's objects alone
-        self.set_options(var_options=variables, direct=kwargs)
+        definitions = C.config.get_configuration_definitions(self.plugin_type, self._load_name)
+        unknown = sorted(set(kwargs) - set(definitions) - _ANSIBLE_KEYWORDS)
+        if definitions and unknown:  # a misspelt keyword would silently widen what is read
+            raise AnsibleLookupError("%s: unknown option %s; its options are %s" % (
+                self._name(), ", ".join(repr(str(name)) for name in unknown),
+                ", ".join(sorted(name for name in definitions if not name.startswith("_")))))
+        try:
+            self.set_options(var_options=variables, direct=kwargs)
+        except AnsibleError:
+            clashing = _clashing_variables(definitions, variables)
+            if not clashing:
+                raise
+            for name, option in clashing:
+                display.warning("%s: the variable %s holds a dictionary (a registered result?), not the option %s: "
+                                "ignored; give that variable another name (these lookups read every variable "
+                                "named like an option)" % (self._name(), name, option))
+            variables = _VariablesWithout(variables, [name for name, _option in clashing])
+            self.set_options(var_options=variables, direct=kwargs)
         self._task_vars = variables or {}
         try:
             result = self.lookup(terms)
@@ -46,6 +68,9 @@ class BWSLookupBase(LookupBase):
 
     def lookup(self, terms):
         raise NotImplementedError
+
+    def _name(self):
+        return getattr(self, "ansible_name", None) or self._load_name
 
     def option(self, name):
         """An option's value; values from ``vars:`` arrive untemplated, so template them here."""
@@ -136,3 +161,31 @@ class BWSLookupBase(LookupBase):
         except StateFileError as exc:
             display.warning("%s: continuing without the cache" % exc)
             return None
+
+
+def _clashing_variables(definitions, variables):
+    """[(variable, option)]: the variables named for an option that hold a dictionary, which no
+    option of ours takes (``register: bws_project``, the module's name, would be one)."""
+    if not isinstance(variables, Mapping):
+        return []
+    return [(entry["name"], option) for option, definition in sorted(definitions.items())
+            for entry in definition.get("vars") or [] if isinstance(variables.get(entry["name"]), Mapping)]
+
+
+class _VariablesWithout(Mapping):
+    """A task's variables as ``set_options`` reads them, less some names."""
+
+    def __init__(self, variables, hidden):
+        self._variables = variables
+        self._hidden = frozenset(hidden)
+
+    def __getitem__(self, name):
+        if name in self._hidden:
+            raise KeyError(name)
+        return self._variables[name]
+
+    def __iter__(self):
+        return (name for name in self._variables if name not in self._hidden)
+
+    def __len__(self):
+        return len(self._variables) - sum(1 for name in self._hidden if name in self._variables)

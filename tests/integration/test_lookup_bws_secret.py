@@ -90,6 +90,18 @@ def test_options_from_vars_and_ini(runner, expected, emulator):
     assert emulator.stats()["routes"].get("POST /secrets/get-by-ids") == 1
 
 
+def test_keywords_and_clashing_variables(runner, expected, emulator):
+    """A misspelt keyword fails naming the options (bws_secrets would otherwise read every
+    project); a dictionary in bws_project (a registered result) is ignored with a warning."""
+    result = runner.run(TARGET / "keywords.yml", expected)
+    assert_ok(result)
+    assert "failed=0" in result.stdout and "rescued=2" in result.stdout, result.stdout[-3000:]
+    warning = ("bws.secrets.bws_secret: the variable bws_project holds a dictionary (a registered result?), not "
+               "the option project: ignored")
+    assert warning in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert "bws.secrets.bws_secrets: the variable bws_project holds a dictionary" in " ".join(result.stdout.split())
+
+
 def test_modules_load_with_bytecode(runner, expected, collections_path, tmp_path):
     """Ansible's collection loader compiles from source in every worker; ours keeps .pyc."""
     out = tmp_path / "probe.json"
