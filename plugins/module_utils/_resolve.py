@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, bws.secrets contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names to ids: projects by id or name, secrets by key name, in one request at most.
+"""Names to ids: projects by id or name, secrets by key name, in one request at most (and one
+more, the project list, for a project that none of the visible secrets is in).
 
 ``match_project`` resolves against a project list the caller fetched. The secret finders
 take a ``source`` (every visible secret with its value, e.g. the sync cache) and then send
@@ -86,8 +87,8 @@ class SecretIndex:
 
     def project_ids(self, ref):
         """The id of the project whose id or name is ``ref``, among those these secrets belong to
-        (a list of one); NotFoundError when none of them is in it, AmbiguousError when several
-        projects have that name."""
+        (a list of one); NotFoundError when none of them is in it (see ``_project_ids``),
+        AmbiguousError when several projects have that name."""
         ref = (ref or "").strip()
         if is_uuid(ref):
             pid = ref.lower()
@@ -129,6 +130,16 @@ class SecretIndex:
         return "%r (%s)" % (name, pid) if name else pid
 
 
+def _project_ids(index, client, ref):
+    """``index.project_ids(ref)``; when no visible secret is in that project, the project list
+    (one request) tells an empty project, which is no error, from one not found or not shared
+    with the machine account, which is (naming the visible ones)."""
+    try:
+        return index.project_ids(ref)
+    except NotFoundError:
+        return [match_project(client.list_projects(), ref).id]
+
+
 def _scope(project):
     return "project %r" % project if project else "the secrets visible to this machine account"
 
@@ -154,7 +165,7 @@ def find_secrets(client, terms, project=None, source=None, missing=None):
         if source is None:
             source = _everything(client)
         index = SecretIndex(source, client.auth.org_enc_key)
-    project_ids = index.project_ids(project) if (index is not None and project) else None
+    project_ids = _project_ids(index, client, project) if (index is not None and project) else None
     chosen = []
     for term in terms:
         if is_uuid(term):
@@ -195,7 +206,7 @@ def secrets_dict(client, projects=None, patterns=None, on_duplicate="error", sou
     if projects:
         wanted = []
         for ref in projects:
-            wanted.extend(index.project_ids(ref))
+            wanted.extend(_project_ids(index, client, ref))
         selected = index.in_projects(wanted)
     if patterns:
         selected = [s for s in selected if any(fnmatch.fnmatchcase(s.key, p) for p in patterns)]

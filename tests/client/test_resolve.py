@@ -49,11 +49,33 @@ def test_two_projects_of_one_name_are_ambiguous_not_merged(client):
 
 
 @pytest.mark.parametrize("project", [HIDDEN, "11111111-1111-4111-8111-111111111111"])
-def test_a_project_id_with_no_visible_secret_is_an_error_not_an_empty_answer(client, project):
-    with pytest.raises(NotFoundError, match="project %s: no secret visible" % project):
+def test_a_project_not_shared_or_missing_is_an_error_not_an_empty_answer(client, project):
+    with pytest.raises(NotFoundError, match="project %s: not found or not shared with this machine account" % project):
         secrets_dict(client, projects=[project])
-    with pytest.raises(NotFoundError, match="project %s: no secret visible" % project):
-        find_secrets(client, ["DB_PASSWORD"], project=project)
+    with pytest.raises(NotFoundError, match="project %s: not found or not shared" % project):
+        find_secrets(client, ["DB_PASSWORD"], project=project, missing=[])
+    with pytest.raises(NotFoundError, match=r"project 'Nowhere': not found or not shared .*\(visible: 'Production'"):
+        find_secrets(client, ["DB_PASSWORD"], project="Nowhere", missing=[])
+
+
+def test_an_empty_project_is_an_empty_answer(client, fresh_emulator):
+    """A project the machine account can read that holds no secret yet (just created, say): no
+    secret in it, by name or by id, costing one request more (the project list) than a project
+    that holds some."""
+    empty = client.create_project("Empty")
+    for ref in ("Empty", empty.id):
+        fresh_emulator.reset()
+        assert secrets_dict(client, projects=[ref]) == {}
+        missing = []
+        assert find_secrets(client, ["DB_PASSWORD"], project=ref, missing=missing) == [None]
+        assert missing == ["DB_PASSWORD"]
+        with pytest.raises(NotFoundError, match="secret key 'DB_PASSWORD': not found in project %r" % ref):
+            find_secrets(client, ["DB_PASSWORD"], project=ref)
+        assert fresh_emulator.stats()["routes"] == {"GET /organizations/{org}/secrets/sync": 3,
+                                                    "GET /organizations/{org}/projects": 3}
+    fresh_emulator.reset()
+    assert list(secrets_dict(client, projects=["Production"])) and fresh_emulator.stats()["routes"] == {
+        "GET /organizations/{org}/secrets/sync": 1}  # a project some secret is in: no project list
 
 
 def test_server_dates_sort_in_time_order_whatever_their_trailing_zeros():

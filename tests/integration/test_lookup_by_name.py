@@ -53,8 +53,8 @@ def test_names_mixed_ambiguous_unknown_and_projects(nrunner, extra):
 
 def test_a_project_renamed_elsewhere_is_found_under_its_new_name(nrunner, extra, world):
     """The sync endpoint does not report a project renamed (in the web vault, say): the cache
-    still holds the old name in each secret. A name that is not found is then looked up once
-    more in every secret fetched afresh, before it is an error."""
+    still holds the old name in each secret. A project name that none of them holds is then
+    looked up in the project list, before it is an error."""
     prod = "b0000000-0000-4000-8000-000000000001"
     time.sleep(2.1)  # no write within the margin of the sync below (the next one would repeat it)
     assert_ok(nrunner.run(NAMES / "by_project_name.yml", dict(extra, project_name="Production")))
@@ -66,7 +66,7 @@ def test_a_project_renamed_elsewhere_is_found_under_its_new_name(nrunner, extra,
     finally:
         world.client.update_project(prod, "Production")
     assert_ok(result)
-    assert routes == {SYNC: 2}  # "no changes", then every secret once more
+    assert routes == {SYNC: 1, "GET /organizations/{org}/projects": 1}  # "no changes", then the projects
 
 
 @pytest.mark.parametrize("cache", ["true", "false"])
@@ -77,6 +77,13 @@ def test_on_missing_gives_none_in_place_of_a_miss(nrunner, extra, cache):
     shown = " ".join(result.stdout.split())  # warnings are wrapped on some ansible-core versions
     assert "no secret the machine account can read matches 'NO_SUCH_KEY' (on_missing=warn" in shown
     assert shown.count("on_missing=warn") == 1  # the secret that exists gives no warning
+
+
+@pytest.mark.parametrize("cache", ["true", "false"])
+def test_an_empty_project_is_no_error(nrunner, extra, cache):
+    result = nrunner.run(NAMES / "empty_project.yml", extra, env={"BWS_CACHE": cache})
+    assert_ok(result)
+    assert "rescued=2" in result.stdout and "failed=0" in result.stdout, result.stdout[-3000:]
 
 
 def _cache_files(runner):
