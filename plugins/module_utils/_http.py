@@ -714,6 +714,7 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
     host = _origin(url)
     where = host if proxy is None else "%s through the proxy %s (%s)" % (host, proxy.display, proxy.variable)
     text = str(exc) or type(exc).__name__
+    each = " (each of %d tries)" % (retried + 1) if retried else ""  # the wait was that, times the tries
     after_sending = ""
     if not idempotent:
         after_sending = ("; it was not retried (not safe to repeat) and may have been applied on the server: "
@@ -737,8 +738,8 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
                 % (what, where, _short(text), advice))
     if stage == _CONNECT:
         if isinstance(exc, socket.timeout):
-            return ("%s: could not connect to %s within %g seconds; raise 'timeout' or check the server"
-                    % (what, where, client.timeout))
+            return ("%s: could not connect to %s within %g seconds%s; raise 'timeout' or check the server"
+                    % (what, where, client.timeout, each))
         if isinstance(exc, socket.gaierror):
             if proxy is not None:
                 return ("%s: cannot resolve the host name of the proxy %s (from %s): check %s and DNS"
@@ -747,8 +748,8 @@ def _describe_failure(exc, stage, url, what, client, idempotent=True, proxy=None
         return ("%s: cannot connect to %s (%s): check the URL, that the server is up, and any proxy"
                 % (what, where, _short(text)))
     if isinstance(exc, socket.timeout):
-        return ("%s: %s did not answer within %g seconds; raise 'timeout' or check the server%s"
-                % (what, host, client.timeout, after_sending))
+        return ("%s: %s did not answer within %g seconds%s; raise 'timeout' or check the server%s"
+                % (what, host, client.timeout, each, after_sending))
     if isinstance(exc, _dropped_errors()):
         return ("%s: the connection to %s was closed (reset) before an answer came; a proxy or the server "
                 "dropped it%s" % (what, host, after_sending))
