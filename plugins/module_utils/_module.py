@@ -158,8 +158,10 @@ def ref_names(client, secrets):
 
 def secret_diff_text(key, note, project_id, project_name, value_marker):
     """The text form of a secret for ``diff``: key, note, project and a value marker, never a value."""
-    project_id = project_id or "(new)"
-    project = "%s (%s)" % (_q(project_name), project_id) if project_name is not None else str(project_id)
+    if project_name is not None:
+        project = "%s (%s)" % (_q(project_name), project_id or "new")
+    else:
+        project = project_id or "(new)"
     return "key: %s\nnote: %s\nproject: %s\nvalue: %s\n" % (_q(key), _q(note or ""), project, value_marker)
 
 

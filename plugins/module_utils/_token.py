@@ -45,6 +45,12 @@ class ClientToken:
         if not isinstance(token_str, str) or not token_str.strip():
             raise InvalidTokenError("the access token is empty: set access_token or BWS_ACCESS_TOKEN")
         token_str = token_str.strip()
+        if token_str[0] in "'\"" or token_str[-1] in "'\"":
+            raise InvalidTokenError("the access token is wrapped in quotes: remove them (it was quoted twice, in a "
+                                    "shell or YAML)")
+        if token_str[:7].lower() == "bearer ":
+            raise InvalidTokenError("the access token starts with 'Bearer ': give the machine account's access "
+                                    "token itself, '0.<id>.<secret>:<key>'")
         head, colon, key_b64 = token_str.rpartition(":")
         if not colon:
             raise InvalidTokenError(
