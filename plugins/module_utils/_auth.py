@@ -175,11 +175,13 @@ class Auth:
             error = body.get("error") or "HTTP %d" % resp.status
             if error == "invalid_client":
                 raise UnauthorisedTokenError(
-                    "login failed: invalid_client: wrong token, revoked, or token of another region "
-                    "(the access token id is %s; check region/server_url)" % self.client_token.access_token_id)
-            raise UnauthorisedTokenError("login failed: %s" % _safe(error))
+                    "%s failed: invalid_client: wrong token, revoked, or token of another region "
+                    "(the access token id is %s; check region/server_url)" % (what, self.client_token.access_token_id))
+            raise UnauthorisedTokenError("%s failed: %s" % (what, _safe(error)))
         if resp.status != 200:
-            raise ApiError("%s failed with HTTP %d%s" % (what, resp.status, _server_message(body)),
+            advice = ("; is server_url the server's base URL (without /api or /identity), or identity_url right?"
+                      if resp.status in (404, 405) else "")
+            raise ApiError("%s failed with HTTP %d%s%s" % (what, resp.status, _server_message(body), advice),
                            status=resp.status, server_message=body.get("message"))
         token, payload = body.get("access_token"), body.get("encrypted_payload")
         if not isinstance(token, str) or not isinstance(payload, str):

@@ -202,6 +202,15 @@ def test_connection_refused_and_dns():
                         http=HttpClient(timeout=2, retries=0))
 
 
+def test_a_server_url_ending_in_api_gets_advice(emulator):
+    """The login's 404 says where to look: server_url is the server's base URL."""
+    with pytest.raises(ApiError) as info:
+        connect(_options(emulator, server_url=emulator.info["server_url"] + "/api", retries=0))
+    message = str(info.value)
+    assert message.startswith("login to %s/api/identity failed with HTTP 404" % emulator.info["server_url"]), message
+    assert message.endswith("is server_url the server's base URL (without /api or /identity), or identity_url right?")
+
+
 def test_unwritable_state_dir_warns_once_and_goes_on(emulator, vectors, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")

@@ -337,7 +337,8 @@ def test_token_revoked_mid_run_then_reissued(emu, vectors, state_dir, assert_cle
     with pytest.raises(UnauthorisedTokenError) as info:
         client.get_secret(sid)
     message = str(info.value)
-    assert "invalid_client" in message and "revoked" in message and token_id in message
+    assert message.startswith("login to %s failed: invalid_client: wrong token, revoked" % emu.info["identity_url"])
+    assert token_id in message
     assert routes(emu) == {GET_ONE: 1, LOGIN: 1}  # the 401, then one login attempt, refused
     assert_clean(message)
 
