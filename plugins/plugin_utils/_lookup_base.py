@@ -41,7 +41,8 @@ class BWSLookupBase(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         freeze_inherited()  # a forked worker's collector leaves the controller's objects alone
-        definitions = C.config.get_configuration_definitions(self.plugin_type, self._load_name)
+        load_name = getattr(self, "_load_name", None)  # set by the plugin loader
+        definitions = C.config.get_configuration_definitions(self.plugin_type, load_name) if load_name else {}
         unknown = sorted(set(kwargs) - set(definitions) - _ANSIBLE_KEYWORDS)
         if definitions and unknown:  # a misspelt keyword would silently widen what is read
             raise AnsibleLookupError("%s: unknown option %s; its options are %s" % (
@@ -70,7 +71,7 @@ class BWSLookupBase(LookupBase):
         raise NotImplementedError
 
     def _name(self):
-        return getattr(self, "ansible_name", None) or self._load_name
+        return getattr(self, "ansible_name", None) or getattr(self, "_load_name", None) or type(self).__name__
 
     def option(self, name):
         """An option's value; values from ``vars:`` arrive untemplated, so template them here."""

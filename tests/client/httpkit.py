@@ -49,6 +49,21 @@ class _Running:
     def __exit__(self, *exc):
         self.stop()
 
+    def _listen(self, serve, base=socketserver.BaseRequestHandler):
+        """Serve on 127.0.0.1, counting connections (``self.connections``): each handler (of
+        class ``base``) goes to ``serve(handler)``."""
+        owner = self
+        self.connections = 0
+        self.lock = threading.Lock()
+
+        class Handler(base):
+            def handle(self):
+                with owner.lock:
+                    owner.connections += 1
+                serve(self)
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+
     @property
     def port(self):
         return self.server.server_address[1]
@@ -130,21 +145,14 @@ class Forwarder(_Running):
     """Forwards every connection to ``target_port`` on 127.0.0.1, counting the connections."""
 
     def __init__(self, target_port):
-        owner = self
-        self.connections = 0
-        self.lock = threading.Lock()
+        def forward(handler):
+            upstream = socket.create_connection(("127.0.0.1", target_port), timeout=10)
+            try:
+                _pipe(handler.request, upstream)
+            finally:
+                upstream.close()
 
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                with owner.lock:
-                    owner.connections += 1
-                upstream = socket.create_connection(("127.0.0.1", target_port), timeout=10)
-                try:
-                    _pipe(self.request, upstream)
-                finally:
-                    upstream.close()
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self._listen(forward)
 
 
 # --- an HTTP proxy --------------------------------------------------------------------------
@@ -268,40 +276,34 @@ class StreamServer(_Running):
     with ``pieces=None`` a body that never ends. Counts connections."""
 
     def __init__(self, pieces, chunked):
-        owner = self
-        self.connections = 0
-        self.lock = threading.Lock()
-
         def body():
             if pieces is not None:
                 return iter(pieces)
             return iter(lambda: b"0," * 4000, None)  # without end
 
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                with owner.lock:
-                    owner.connections += 1
-                try:
-                    while self._request_read():
-                        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + (
-                            b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"Connection: close\r\n\r\n"))
-                        for piece in body():
-                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-                        if not chunked:
-                            return
-                        self.wfile.write(b"0\r\n\r\n")
-                        self.wfile.flush()
-                except OSError:
-                    return
+        def answer(handler):
+            try:
+                while _request_read(handler.rfile):
+                    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + (
+                        b"Transfer-Encoding: chunked\r\n\r\n" if chunked else b"Connection: close\r\n\r\n"))
+                    for piece in body():
+                        handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    if not chunked:
+                        return
+                    handler.wfile.write(b"0\r\n\r\n")
+                    handler.wfile.flush()
+            except OSError:
+                return
 
-            def _request_read(self):
-                """Read one request without a body (GET); False when the client hung up."""
-                line = self.rfile.readline()
-                while line not in (b"\r\n", b"\n", b""):
-                    line = self.rfile.readline()
-                return line != b""
+        self._listen(answer, socketserver.StreamRequestHandler)
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+
+def _request_read(rfile):
+    """Read one request without a body (GET); False when the client hung up."""
+    line = rfile.readline()
+    while line not in (b"\r\n", b"\n", b""):
+        line = rfile.readline()
+    return line != b""
 
 
 class SilentServer(_Running):
@@ -309,21 +311,14 @@ class SilentServer(_Running):
     for ever. Counts connections."""
 
     def __init__(self):
-        owner = self
-        self.connections = 0
-        self.lock = threading.Lock()
+        def drain(handler):
+            try:
+                while handler.request.recv(4096):
+                    pass
+            except OSError:
+                return
 
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                with owner.lock:
-                    owner.connections += 1
-                try:
-                    while self.request.recv(4096):
-                        pass
-                except OSError:
-                    return
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self._listen(drain)
 
 
 def free_port():
