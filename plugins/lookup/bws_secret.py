@@ -71,9 +71,9 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Read one secret (token from BWS_ACCESS_TOKEN)
-  ansible.builtin.debug:
-    msg: "{{ lookup('bws.secrets.bws_secret', 'be8e0ad8-d545-4017-a55a-b02f014d4158') }}"
+- name: Read one secret into a fact (token from BWS_ACCESS_TOKEN)
+  ansible.builtin.set_fact:
+    db_password: "{{ lookup('bws.secrets.bws_secret', 'be8e0ad8-d545-4017-a55a-b02f014d4158') }}"
   no_log: true
 
 - name: Read several secrets in one request

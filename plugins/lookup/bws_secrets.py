@@ -95,6 +95,8 @@ EXAMPLES = r"""
     mode: "0600"
   vars:
     settings: "{{ lookup('bws.secrets.bws_secrets', project='App', on_invalid_name='allow') }}"
+  diff: false  # the file holds the values: never show it with --diff
+  no_log: true
 
 - name: The newest secret wins when a key appears twice
   ansible.builtin.set_fact:
