@@ -40,8 +40,9 @@ options:
     description:
       - V(present) creates or renames the project, V(absent) deletes it (nothing happens if it
         does not exist).
-      - Deleting a project does not delete its secrets; delete them first with
-        P(bws.secrets.bws_secret#module) if they should go too.
+      - Deleting a project does not delete its secrets. They stay in no project, where no machine
+        account can read, update or delete them. The module warns when the project holds secrets;
+        delete them first with P(bws.secrets.bws_secret#module) if they should go too.
     type: str
     choices: [present, absent]
     default: present
@@ -151,6 +152,15 @@ def _result(changed, project, diff_before, diff_after, module):
     return result
 
 
+def _warn_of_secrets_left(module, client, project):
+    """Deleting a project leaves its secrets in no project, out of every machine account's reach."""
+    count = len(client.list_secrets(project.id))
+    if count:
+        module.warn("project %r holds %d secret(s): deleting the project leaves them in no project, where no machine "
+                    "account can read, update or delete them; delete them first with bws.secrets.bws_secret if "
+                    "they should go too" % (project.name, count))
+
+
 def run(module):
     params = module.params
     client = module.client()
@@ -161,6 +171,7 @@ def run(module):
         if current is None:
             return _result(False, None, "", "", module)
         plist.require_writable(current.id, "delete project %r" % current.name)
+        _warn_of_secrets_left(module, client, current)
         if not module.check_mode:
             with write_errors("delete project %r" % current.name, "project %s" % plist.describe(current.id)):
                 client.delete_projects([current.id])

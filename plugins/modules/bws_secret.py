@@ -131,14 +131,13 @@ EXAMPLES = r"""
     state: absent
   delegate_to: localhost
 
-- name: Set the connection once for every bws.secrets module
-  hosts: localhost
-  gather_facts: false
+- name: Set the connection once for every bws.secrets module of a block
   module_defaults:
     group/bws.secrets.bws:
       server_url: https://vault.example.com
       ca_path: /etc/ssl/private-ca.pem
-  tasks:
+  delegate_to: localhost
+  block:
     - name: Create it
       bws.secrets.bws_secret:
         key: API_KEY

@@ -74,14 +74,34 @@ def test_create_noop_rename_delete(runner, expected, emulator):
     emulator.reset()
     declare(runner, expected, True, project_name="Lifecycle renamed", project_state="absent", check=True)
     assert writes(emulator) == {} and pid in projects(emulator)
-    declare(runner, expected, True, project_name="Lifecycle renamed", project_state="absent")
+    deleted = declare(runner, expected, True, project_name="Lifecycle renamed", project_state="absent")
     assert writes(emulator) == {"POST /projects/delete": 1}
     assert pid not in projects(emulator)
+    assert not deleted.get("warnings")
 
     emulator.reset()
     declare(runner, expected, False, project_name="Lifecycle renamed", project_state="absent")
     declare(runner, expected, False, project_id=pid, project_state="absent")
     assert writes(emulator) == {}
+
+
+def test_deleting_a_project_that_holds_secrets_warns_they_stay_in_no_project(runner, expected, emulator):
+    from ansible_collections.bws.secrets.plugins.module_utils._options import connect
+
+    client = connect({"access_token": emulator.info["tokens"]["ci"], "server_url": emulator.info["server_url"],
+                      "use_state_file": False})
+    pid = client.create_project("Doomed").id
+    sids = [client.create_secret("LEFT_%d" % n, "left-value-%d" % n, "", pid).id for n in range(2)]
+    emulator.reset()
+    preview = declare(runner, expected, True, project_id=pid, project_state="absent", check=True)
+    assert writes(emulator) == {} and pid in projects(emulator)
+    deleted = declare(runner, expected, True, project_id=pid, project_state="absent")
+    assert writes(emulator) == {"POST /projects/delete": 1}
+    for result in (preview, deleted):
+        assert len(result["warnings"]) == 1, result["warnings"]
+        assert "'Doomed' holds 2 secret(s)" in result["warnings"][0] and "in no project" in result["warnings"][0]
+        assert "left-value" not in json.dumps(result)
+    assert not set(sids) & set(s.id for s in client.list_secrets())
 
 
 def test_errors_are_clear_and_send_no_write(runner, expected, emulator):
