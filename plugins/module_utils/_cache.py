@@ -24,7 +24,7 @@ import time
 
 from ._errors import ApiError, BWSSDKError, StateFileError
 from ._models import Secret
-from ._state import dir_lock, ensure_dir, load_encrypted_json, remove_under_lock, save_encrypted_json
+from ._state import LOCK_TIMEOUT, dir_lock, ensure_dir, load_encrypted_json, remove_under_lock, save_encrypted_json
 
 CACHE_SUFFIX = ".bws-secrets-cache"
 CACHE_VERSION = 3  # 2: with "keys", the key names; 3: synced_at on the server's clock
@@ -35,7 +35,7 @@ def cache_path(state_path):
     return state_path + CACHE_SUFFIX
 
 
-def discard(state_path, lock_timeout=120.0):
+def discard(state_path, lock_timeout=LOCK_TIMEOUT):
     """Remove the cache beside ``state_path`` after a write through the same token: the next
     lookup fetches afresh. Always under the lock, even when there is no file yet: a lookup
     filling a missing cache holds it, and what it saves may predate the write. Raises StateFileError."""
@@ -47,7 +47,7 @@ def discard(state_path, lock_timeout=120.0):
 class SecretsCache:
     """Every secret visible to the machine account, kept fresh through the sync endpoint."""
 
-    def __init__(self, client, path, ttl=0, lock_timeout=120.0):
+    def __init__(self, client, path, ttl=0, lock_timeout=LOCK_TIMEOUT):
         self.client = client
         self.path = path
         self.directory = os.path.dirname(path)

@@ -13,7 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -22,6 +24,7 @@ from ._errors import ApiError, BWSSDKError, NotFoundError, StateFileError
 from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
+from ._state import LOCK_TIMEOUT, dir_lock
 from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
@@ -63,6 +66,26 @@ class BWSModule(AnsibleModule):
         if self._client is None:
             self._client = connect(self.connection_options(), warn=self.warn)
         return self._client
+
+    @contextlib.contextmanager
+    def creating(self):
+        """Hold the state directory's lock (the one logins and cache writes take) around "look
+        again, create if still missing", and yield whether it is held: the hosts of a play that
+        run the same task at once on this machine (``delegate_to: localhost``) then create the
+        item once, the others finding it. Nothing to hold in check mode or without a state file."""
+        state_file = self.client().auth.state_file
+        if self.check_mode or not state_file:
+            yield False
+            return
+        with contextlib.ExitStack() as stack:
+            held = True
+            try:
+                stack.enter_context(dir_lock(os.path.dirname(state_file), LOCK_TIMEOUT))
+            except StateFileError as exc:
+                held = False
+                self.warn("%s: creating without the lock, so hosts running this task at the same time may each "
+                          "create one (use run_once: true)" % exc)
+            yield held
 
     def run(self, func):
         """Call ``func(self)`` and exit with its result; a BWSSDKError becomes fail_json."""

@@ -35,6 +35,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 MAX_FILE_BYTES = 1024 * 1024 * 64
 _TMP_PREFIX = ".bws-tmp-"
+LOCK_TIMEOUT = 120.0  # seconds a process waits for the directory lock before giving up
 
 
 def state_file_path(state_dir, access_token_id):
@@ -212,7 +213,7 @@ def save_encrypted_json(path, key, doc):
 class StateFile:
     """The official-format state file of one access token, under the directory lock."""
 
-    def __init__(self, path, key, lock_timeout=120.0):
+    def __init__(self, path, key, lock_timeout=LOCK_TIMEOUT):
         self.path = os.path.abspath(os.path.expanduser(path))
         self.directory = os.path.dirname(self.path)
         self.key = key

@@ -32,7 +32,7 @@ import stat
 import time
 
 from ._errors import StateFileError
-from ._state import FILE_MODE, decode_json, encode_json, ensure_dir, flock_wait, remove_under_lock
+from ._state import FILE_MODE, LOCK_TIMEOUT, decode_json, encode_json, ensure_dir, flock_wait, remove_under_lock
 
 ANSWER_INFIX = ".bws-secrets-task-"
 ANSWER_VERSION = 1
@@ -52,7 +52,7 @@ def _answer_files(state_path):
     return [os.path.join(directory, name) for name in names if name.startswith(prefix)]
 
 
-def discard(state_path, lock_timeout=120.0):
+def discard(state_path, lock_timeout=LOCK_TIMEOUT):
     """Remove every shared answer of the token, after a write through it: the other hosts of a
     task then ask the server. Raises StateFileError."""
     paths = _answer_files(state_path)
@@ -63,7 +63,7 @@ def discard(state_path, lock_timeout=120.0):
 class TaskAnswers:
     """The answers of one task of one controller, for the token of ``state_path``."""
 
-    def __init__(self, state_path, key, controller_pid, task_id, lock_timeout=120.0):
+    def __init__(self, state_path, key, controller_pid, task_id, lock_timeout=LOCK_TIMEOUT):
         self.state_path = state_path
         self.key = key
         self.controller_pid = int(controller_pid)

@@ -21,7 +21,11 @@ description:
     an error unless O(id) is given.
   - Idempotent, with one request to list the projects and one write only when something changes.
   - The module runs on the managed host, which needs Python 3.9 or newer and the libraries
-    below; usually it is run on the controller with C(delegate_to=localhost) or C(hosts=localhost).
+    below; usually it is run on the controller with C(delegate_to=localhost) and C(run_once=true)
+    (or C(hosts=localhost)).
+  - Hosts of a play running the task at the same time on one machine create a missing item once
+    (they look for it again under the state directory's lock before creating it); on separate
+    machines, or with O(use_state_file=false), use C(run_once=true).
 requirements:
   - python >= 3.9
   - cryptography
@@ -39,7 +43,8 @@ options:
   state:
     description:
       - V(present) creates or renames the project, V(absent) deletes it (nothing happens if it
-        does not exist).
+        does not exist). With O(id), a O(name) also given must be the project's, or the task fails
+        without deleting anything.
       - Deleting a project does not delete its secrets. They stay in no project, where no machine
         account can read, update or delete them. The module warns when the project holds secrets;
         delete them first with P(bws.secrets.bws_secret#module) if they should go too.
@@ -66,32 +71,38 @@ EXAMPLES = r"""
   bws.secrets.bws_project:
     name: Production
   delegate_to: localhost
+  run_once: true
   register: production
 
-- name: Put a secret in it
+- name: Put a secret in it (by the project's name, so that check mode can preview a project to be created)
   bws.secrets.bws_secret:
     key: DB_PASSWORD
     value: "{{ db_password }}"
-    project: "{{ production.id }}"
+    project: Production
   delegate_to: localhost
+  run_once: true
 
 - name: Rename a project
   bws.secrets.bws_project:
     id: 4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
     name: Production (EU)
   delegate_to: localhost
+  run_once: true
 
 - name: Delete a project
   bws.secrets.bws_project:
     name: Scratch
     state: absent
   delegate_to: localhost
+  run_once: true
 """
 
 RETURN = r"""
 id:
-  description: The project id (V(null) in check mode for a project that would be created).
-  returned: when the project exists or was created
+  description:
+    - The project id (V(null) in check mode for a project that would be created, so a later task
+      of a play run in check mode should name that project rather than use this id).
+  returned: when the project exists, was created or was deleted
   type: str
   sample: 4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
 project:
@@ -134,6 +145,10 @@ def _find(module, plist):
         if project is None and params["state"] == "present":
             raise BWSSDKError("project %s: not found or not shared with this machine account (omit id to "
                               "create a new project)" % pid)
+        if (project is not None and params["state"] == "absent" and params["name"] is not None
+                and validate_project_name(params["name"]) != project.name):
+            raise BWSSDKError("project %s is named %r, not %r: state=absent with id deletes exactly that project, so "
+                              "correct name or leave it out" % (pid, project.name, params["name"].strip()))
         return project
     name = validate_project_name(params["name"])
     found = plist.named(name)
@@ -182,8 +197,13 @@ def run(module):
         if module.check_mode:
             preview = dict(id=None, organization_id=client.org_id, name=name, creation_date=None, revision_date=None)
             return _result(True, preview, "", project_diff_text(name, None), module)
-        created = client.create_project(name)
-        return _result(True, created, "", project_diff_text(created.name, created.id), module)
+        with module.creating() as locked:
+            if locked:  # another host's run of this task may have created it meanwhile
+                plist = ProjectList(client)
+                current = _find(module, plist)
+            if current is None:
+                created = client.create_project(name)
+                return _result(True, created, "", project_diff_text(created.name, created.id), module)
 
     before = project_diff_text(current.name, current.id)
     if params["name"] is None or validate_project_name(params["name"]) == current.name:

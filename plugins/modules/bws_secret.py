@@ -23,7 +23,11 @@ description:
   - Updates always send the secret's current project, as the API requires.
   - Never returns or shows the value, in the result or in the diff.
   - The module runs on the managed host, which needs Python 3.9 or newer and the libraries
-    below; usually it is run on the controller with C(delegate_to=localhost) or C(hosts=localhost).
+    below; usually it is run on the controller with C(delegate_to=localhost) and C(run_once=true)
+    (or C(hosts=localhost)).
+  - Hosts of a play running the task at the same time on one machine create a missing item once
+    (they look for it again under the state directory's lock before creating it); on separate
+    machines, or with O(use_state_file=false), use C(run_once=true).
 requirements:
   - python >= 3.9
   - cryptography
@@ -62,7 +66,7 @@ options:
   state:
     description:
       - V(present) creates or updates the secret, V(absent) deletes it (nothing happens if it does
-        not exist).
+        not exist, or if O(project) does not exist and O(id) is not given).
     type: str
     choices: [present, absent]
     default: present
@@ -108,6 +112,7 @@ EXAMPLES = r"""
     note: primary database
     project: Production
   delegate_to: localhost
+  run_once: true
 
 - name: Generate a password once; later runs keep the stored value
   bws.secrets.bws_secret:
@@ -116,6 +121,7 @@ EXAMPLES = r"""
     project: Production
     update_value: on_create
   delegate_to: localhost
+  run_once: true
 
 - name: Move a secret to another project and rename it
   bws.secrets.bws_secret:
@@ -123,6 +129,7 @@ EXAMPLES = r"""
     key: DB_PASSWORD_OLD
     project: Archive
   delegate_to: localhost
+  run_once: true
 
 - name: Delete a secret
   bws.secrets.bws_secret:
@@ -130,6 +137,7 @@ EXAMPLES = r"""
     project: Production
     state: absent
   delegate_to: localhost
+  run_once: true
 
 - name: Set the connection once for every bws.secrets module of a block
   module_defaults:
@@ -137,6 +145,7 @@ EXAMPLES = r"""
       server_url: https://vault.example.com
       ca_path: /etc/ssl/private-ca.pem
   delegate_to: localhost
+  run_once: true
   block:
     - name: Create it
       bws.secrets.bws_secret:
@@ -345,6 +354,8 @@ def run(module):
             target = match_project(plist, params["project"])
         except NotFoundError:
             name = params["project"].strip()
+            if params["state"] == "absent" and not params["id"]:
+                return dict(changed=False, secret={}, value_changed=False)  # no project, so no such secret in it
             if not (module.check_mode and params["state"] == "present" and not params["id"] and not is_uuid(name)):
                 raise
             module.warn("project %r does not exist: check mode reports secret %r as created in it, supposing an "
@@ -354,7 +365,11 @@ def run(module):
     if params["state"] == "absent":
         return _absent(module, client, current, target, plist)
     if current is None:
-        return _create(module, client, target, plist)
+        with module.creating() as locked:
+            if locked:  # another host's run of this task may have created it meanwhile
+                current = _find(module, client, target)
+            if current is None:
+                return _create(module, client, target, plist)
     return _update(module, client, current, target, plist)
 
 

@@ -15,7 +15,8 @@ author:
   - bws.secrets contributors (@bws-secrets)
 description:
   - Returns the secrets that match every filter given (O(ids), O(keys), O(project)), decrypted,
-    B(values included). With no filter, returns every secret the machine account can read.
+    B(values included). With no filter, returns every secret the machine account can read; an
+    empty O(ids) or O(keys) list is a filter that matches nothing, so it returns no secret.
   - Costs one request for O(ids) alone; otherwise one list (of the project or of the organization)
     and one request for the matching secrets, plus one to resolve a project name. Never one
     request per secret.
@@ -29,6 +30,7 @@ options:
     description:
       - Secret ids. An id that does not exist or is not shared with the machine account is an error,
         with or without O(project) (which leaves out the secrets of other projects).
+      - Key names go in O(keys).
     type: list
     elements: str
   keys:
@@ -135,14 +137,22 @@ missing_keys:
 """
 
 from ansible_collections.bws.secrets.plugins.module_utils._api import check_uuid
+from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError
 from ansible_collections.bws.secrets.plugins.module_utils._module import (
     BWSModule, ProjectList, match_project, ref_names)
+
+
+def _secret_ids(values):
+    try:
+        return [check_uuid(i, "secret id") for i in values or []]
+    except BWSSDKError as exc:
+        raise BWSSDKError("ids: %s (key names go in keys)" % exc) from None
 
 
 def run(module):
     params = module.params
     client = module.client()
-    ids = [check_uuid(i, "secret id") for i in params["ids"] or []]
+    ids = _secret_ids(params["ids"])
     keys = [k.strip() for k in params["keys"] or []]
     names = {}
     target = None
@@ -151,7 +161,9 @@ def run(module):
         target = match_project(plist, params["project"])
         names = dict((p.id, p.name) for p in plist.projects)
 
-    if ids and not keys and target is None:
+    if (params["ids"] is not None and not ids) or (params["keys"] is not None and not keys):
+        secrets = []  # an empty list is a filter that matches nothing, not "no filter" (every secret)
+    elif ids and not keys and target is None:
         secrets = client.get_secrets(list(dict.fromkeys(ids)))
     else:
         listed = client.list_secrets(target.id if target else None)

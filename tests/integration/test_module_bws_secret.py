@@ -180,6 +180,13 @@ def test_delete_then_absent_is_a_no_op(runner, expected, emulator, client):
     converge(runner, expected, declared, [False, False])
     assert writes(emulator) == {}
 
+    # a teardown run again after its project was deleted too: nothing left to delete, no error
+    emulator.reset()
+    converge(runner, expected, [{"key": "MOD_DELETE_BY_KEY", "project": "Torn down", "state": "absent"}], [False])
+    converge(runner, expected, [{"key": "MOD_DELETE_BY_KEY", "project": "Torn down", "state": "absent"}], [False],
+             check=True)
+    assert writes(emulator) == {}
+
 
 def test_on_create_sets_the_value_once(runner, expected, emulator, client):
     existing = client.create_secret("MOD_ON_CREATE_EXISTING", "generated-long-ago", "", PROD)
@@ -256,3 +263,21 @@ def test_a_write_is_seen_at_once_by_lookups_with_cache_ttl(runner, expected, emu
     assert routes["GET /organizations/{org}/secrets/sync"] == 2, routes  # fill, and again after the write
     assert writes(emulator) == {"PUT /secrets/{id}": 1}
     assert client.get_secret(created.id).value == "cached-after"
+
+
+def test_hosts_running_the_same_create_at_once_create_it_once(runner, expected, emulator, client):
+    """Six hosts, forks 6, each running the create delegated to localhost, with 150 ms on every
+    answer so that their runs overlap: one project and one secret are created, not six."""
+    emulator.faults({"latency_ms": 150})
+    try:
+        result = runner.run(TARGET / "create_on_every_host.yml", dict(race_project="Race ✓"),
+                            inventory=runner.hosts_inventory(6), forks=6)
+    finally:
+        emulator.faults({})
+    assert_ok(result)
+    assert writes(emulator) == {"POST /organizations/{org}/projects": 1, "POST /organizations/{org}/secrets": 1}
+    recap = [line for line in result.stdout.splitlines() if line.startswith("h0")]
+    assert len(recap) == 6 and sum(int(line.split("changed=")[1].split()[0]) for line in recap) == 2, recap
+    project = [p for p in client.list_projects() if p.name == "Race ✓"]
+    assert len(project) == 1
+    assert list(by_key(client, project[0].id)) == ["RACE_KEY"] and len(by_key(client, project[0].id)["RACE_KEY"]) == 1

@@ -20,7 +20,7 @@ def emulator(vectors_seed):
 def test_reads_by_ids_keys_and_project(runner, expected, emulator):
     result = runner.run(TARGET / "read.yml", expected)
     assert_ok(result)
-    assert "failed=0" in result.stdout and "rescued=3" in result.stdout, result.stdout[-3000:]
+    assert "failed=0" in result.stdout and "rescued=4" in result.stdout, result.stdout[-3000:]
     routes = emulator.stats()["routes"]
     assert not any(name.startswith(("PUT", "POST /organizations", "POST /projects", "POST /secrets/delete"))
                    for name in routes), routes
@@ -30,7 +30,8 @@ def test_reads_by_ids_keys_and_project(runner, expected, emulator):
             assert value not in result.stdout, name
 
 
-@pytest.mark.parametrize("case", ["ids", "keys_in_named_project", "project_by_id", "keys_anywhere", "everything"])
+@pytest.mark.parametrize("case", ["ids", "keys_in_named_project", "project_by_id", "keys_anywhere", "everything",
+                                  "empty_ids", "empty_keys_in_named_project"])
 def test_request_counts(runner, expected, emulator, case):
     s = expected["secrets"]
     prod = s["ascii"]["project_id"]
@@ -48,6 +49,10 @@ def test_request_counts(runner, expected, emulator, case):
         "keys_anywhere": (dict(keys=[s["staging_ro"]["key"], s["empty_note"]["key"]]), ["staging_ro", "empty_note"],
                           {"GET /organizations/{org}/secrets": 1, "POST /secrets/get-by-ids": 1}),
         "everything": (dict(), VISIBLE, {"GET /organizations/{org}/secrets": 1, "POST /secrets/get-by-ids": 1}),
+        # an empty list (a filter computed empty) matches nothing: it does not read every secret
+        "empty_ids": (dict(ids=[]), [], {}),
+        "empty_keys_in_named_project": (dict(keys=[], project="Production"), [],
+                                        {"GET /organizations/{org}/projects": 1}),
     }
     args, names, routes = cases[case]
     extra = dict(expected, expected_ids=[s[n]["id"] for n in names], expected_values=[s[n]["value"] for n in names],
