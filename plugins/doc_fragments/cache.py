@@ -49,8 +49,9 @@ options:
         asks the server); writes by this collection's modules with the same token and
         O(state_dir) remove it, and files older than ten minutes or of a finished run are
         removed by the next task.
-      - A secret not found, or a key name held by several secrets, is an answer too; the other
-        hosts get the same error without asking.
+      - A secret not found, a key name held by several secrets, or a failure (a timeout, a server
+        error, once the retries are spent) is an answer too; the other hosts get the same error
+        at once without asking.
       - Needs O(cache) and O(use_state_file), and a batch of more than one host. It relies on
         how ansible-core runs tasks in worker processes (tested with ansible-core 2.16 to
         2.21); where that cannot be read, every host asks the server, as with V(false).

@@ -92,7 +92,7 @@ class SecretsManager:
         if resp.status == 404:
             return NotFoundError("%s: %s" % (what, NOT_SHARED), status=404, server_message=message)
         if resp.status == 401:
-            return ApiError("%s: the server refused the access token again after a fresh login (HTTP 401); "
+            return ApiError("%s: the server refused the access token again with a new bearer token (HTTP 401); "
                             "has the machine account lost access?" % what, status=401, server_message=message)
         if resp.status >= 500:
             return ApiError("%s: server error HTTP %d%s; try again later" % (what, resp.status, detail),
@@ -233,7 +233,10 @@ class SecretsManager:
                                "(%s still there)" % (what, ", ".join(i for i in ids if i not in left) or "one of them",
                                                      ", ".join(left)), status=404)
             return ids
-        failed = [(r.get("id"), r.get("error")) for r in _list_data(raw, what) if r.get("error")]
+        entries = _list_data(raw, what)
+        if not all(isinstance(r, dict) for r in entries):
+            raise ApiError("%s: the server's answer lists something that is not an object" % what)
+        failed = [(r.get("id"), r.get("error")) for r in entries if r.get("error")]
         if failed:
             raise ApiError("%s: %s" % (what, "; ".join("%s: %s" % f for f in failed)))
         return ids

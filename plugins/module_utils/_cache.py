@@ -70,9 +70,13 @@ class SecretsCache:
         confirm an expired cache once for all of them.
         """
         ensure_dir(self.directory)
-        if everything:  # without the lock, as a confirm with ttl 0: _save keeps a file written meanwhile
+        if everything:
             self._load()  # what _save compares with
-            return self._decoded(self._synced(None))
+            if self._seen is not None:  # without the lock, as a confirm with ttl 0: _save keeps a file written meanwhile
+                return self._decoded(self._synced(None))
+            with dir_lock(self.directory, self.lock_timeout):  # no file: a module's discard must not pass unseen
+                self._load()
+                return self._decoded(self._synced(None))
         doc = self._load()
         if doc is not None and self._fresh(doc):
             return self._decoded(doc)

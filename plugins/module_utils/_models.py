@@ -70,6 +70,12 @@ def _field(raw, name, what):
     return value
 
 
+def _text(raw, name):
+    """An informational field (an id or a date): its text, or None when missing or not text."""
+    value = raw.get(name)
+    return value if isinstance(value, str) else None
+
+
 def _project_refs(raw, what):
     """[(project id, encrypted project name or None)] of a secret as the server sent them."""
     projects = raw.get("projects") or []
@@ -104,10 +110,10 @@ class Secret:
             raise ApiError("the server sent a secret that is not an object")
         self = cls()
         self.id = _field(raw, "id", "a secret")
-        self.organization_id = raw.get("organizationId")
+        self.organization_id = _text(raw, "organizationId")
         _field(raw, "key", "secret " + self.id)
-        self.creation_date = raw.get("creationDate")
-        self.revision_date = raw.get("revisionDate")
+        self.creation_date = _text(raw, "creationDate")
+        self.revision_date = _text(raw, "revisionDate")
         self._raw, self._org_key, self._value, self._note = raw, key, _UNSET, _UNSET
         self._key = plain_key if isinstance(plain_key, str) else _UNSET
         self._refs = self._pids = None
@@ -181,10 +187,10 @@ class Project:
             raise ApiError("the server sent a project that is not an object")
         self = cls()
         self.id = _field(raw, "id", "a project")
-        self.organization_id = raw.get("organizationId")
+        self.organization_id = _text(raw, "organizationId")
         self.name = decrypt_text(key, _field(raw, "name", "project " + self.id), "the name of project " + self.id)
-        self.creation_date = raw.get("creationDate")
-        self.revision_date = raw.get("revisionDate")
+        self.creation_date = _text(raw, "creationDate")
+        self.revision_date = _text(raw, "revisionDate")
         # access of this machine account, when the server says (None: unknown)
         self.read = raw.get("read") if isinstance(raw.get("read"), bool) else None
         self.write = raw.get("write") if isinstance(raw.get("write"), bool) else None

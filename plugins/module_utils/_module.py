@@ -89,15 +89,17 @@ class BWSModule(AnsibleModule):
 
     def run(self, func):
         """Call ``func(self)`` and exit with its result; a BWSSDKError becomes fail_json."""
+        error = result = None
         try:
             result = func(self)
         except BWSSDKError as exc:
+            error = str(exc)
+        finally:  # after any exception too: a write may have been sent
             self._after_writes()
-            self.fail_json(msg=str(exc))
-        finally:
             if self._client is not None:
                 self._client.http.close()
-        self._after_writes()
+        if error is not None:
+            self.fail_json(msg=error)
         self.exit_json(**result)
 
     def _after_writes(self):

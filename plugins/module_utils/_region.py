@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
+import re
 from urllib.parse import urlsplit
 
 from ._errors import BWSSDKError
@@ -17,6 +18,7 @@ REGION_URLS = {
 }
 SELF_HOSTED_API_PATH = "/api"
 SELF_HOSTED_IDENTITY_PATH = "/identity"
+_USERINFO = re.compile(r"(//)[^/@]*@")
 
 
 class Region:
@@ -30,11 +32,12 @@ class Region:
 
     @classmethod
     def named(cls, name: str) -> "Region":
+        _not_a_token(name, "region")
         try:
             return cls(*REGION_URLS[(name or "us").lower()])
         except KeyError:
-            raise BWSSDKError("unknown region %r: use one of %s, or set server_url"
-                              % (name, ", ".join(sorted(REGION_URLS)))) from None
+            raise BWSSDKError("unknown region %s: use one of %s, or set server_url"
+                              % (_shown(name), ", ".join(sorted(REGION_URLS)))) from None
 
     @classmethod
     def self_hosted(cls, server_url: str) -> "Region":
@@ -85,17 +88,32 @@ def is_loopback(host):
         return False
 
 
+def _not_a_token(value, what):
+    from ._token import looks_like_token  # here: _http imports this module, and must stay light
+
+    if looks_like_token(value):
+        raise BWSSDKError("%s holds what looks like an access token (not shown): put the token in access_token or "
+                          "BWS_ACCESS_TOKEN, and remove it from %s" % (what, what))
+
+
+def _shown(value, limit=100):
+    """A mistaken option value for an error message, without a URL's credentials (tokens never get here)."""
+    text = _USERINFO.sub(r"\1***@", str(value))
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _check_url(url, what):
     if not isinstance(url, str) or not url.strip():
         raise BWSSDKError("%s is empty" % what)
+    _not_a_token(url, what)
     url = url.strip().rstrip("/")
     try:
         parts = urlsplit(url)
         host, _port = parts.hostname, parts.port
     except ValueError:
-        raise BWSSDKError("%s is not a valid URL: %r" % (what, url)) from None
+        raise BWSSDKError("%s is not a valid URL: %s" % (what, _shown(url))) from None
     if parts.scheme not in ("https", "http") or not host:
-        raise BWSSDKError("%s must be an http(s) URL like https://vault.example.com, got %r" % (what, url))
+        raise BWSSDKError("%s must be an http(s) URL like https://vault.example.com, got %s" % (what, _shown(url)))
     if parts.username or parts.password or parts.query or parts.fragment:
         raise BWSSDKError("%s must not contain credentials, a query or a fragment" % what)
     return url

@@ -33,7 +33,10 @@ DEFAULT_STATE_DIR = os.path.join("~", ".config", "bws", "state")
 STATE_VERSION = 1
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-MAX_FILE_BYTES = 1024 * 1024 * 64
+# A file larger than this is refused. The cache holds a sync answer (at most
+# _http.MAX_ANSWER_BYTES, 256 MiB) and its key names (each shorter than its ciphertext in the
+# answer), encrypted again (base64: 4/3 larger): at most 256 * 7/4 * 4/3 = 598 MiB.
+MAX_FILE_BYTES = 1024 * 1024 * 600
 _TMP_PREFIX = ".bws-tmp-"
 LOCK_TIMEOUT = 120.0  # seconds a process waits for the directory lock before giving up
 

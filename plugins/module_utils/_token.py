@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -19,6 +20,12 @@ from ._errors import CryptoError, InvalidTokenError
 
 TOKEN_VERSION = "0"
 _KEY_LEN = 16
+_TOKEN_SHAPE = re.compile(r"\d+\.[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}\.")
+
+
+def looks_like_token(text) -> bool:
+    """Whether ``text`` holds something shaped like an access token (never to be echoed)."""
+    return isinstance(text, str) and _TOKEN_SHAPE.search(text) is not None
 
 
 def _parse_uuid(text):

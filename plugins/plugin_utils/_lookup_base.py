@@ -30,7 +30,7 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._worker import current
 display = Display()
 
 # The errors of a question that every host of a task would get alike, so they are shared too
-_SHARED_ERRORS = {"not_found": NotFoundError, "ambiguous": AmbiguousError}
+_SHARED_ERRORS = {"not_found": NotFoundError, "ambiguous": AmbiguousError, "failed": BWSSDKError}
 # Keywords of lookup() that are Ansible's, not the lookup's (most versions take them out first)
 _ANSIBLE_KEYWORDS = frozenset(("wantlist", "errors", "allow_unsafe"))
 
@@ -61,10 +61,14 @@ class BWSLookupBase(LookupBase):
             variables = _VariablesWithout(variables, [name for name, _option in clashing])
             self.set_options(var_options=variables, direct=kwargs)
         self._task_vars = variables or {}
+        self._clients = []
         try:
             result = self.lookup(terms)
         except BWSSDKError as exc:
             raise AnsibleLookupError(str(exc)) from None
+        finally:
+            for client in self._clients:
+                client.http.close()
         return wrap_var(result)
 
     def lookup(self, terms):
@@ -81,10 +85,13 @@ class BWSLookupBase(LookupBase):
         return value
 
     def client(self):
+        """A client for this run (its connection is closed when the run ends)."""
         from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
 
         options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
-        return connect(options, warn=display.warning)
+        client = connect(options, warn=display.warning)
+        self._clients.append(client)
+        return client
 
     def with_cache(self, client, resolve, needed=True, doubtful=None):
         """``resolve(source)``, ``source`` being every visible secret from the sync cache (None
@@ -116,7 +123,8 @@ class BWSLookupBase(LookupBase):
     def shared(self, question, ask):
         """``ask()`` (a list of Secrets) asked once for all the hosts of a task: the first host's
         worker asks the server, the others get the same secrets, or the same not-found or
-        ambiguous error, with no request (``share_across_hosts``; module_utils/_task_answers.py).
+        ambiguous error, or the same failure, with no request (``share_across_hosts``;
+        module_utils/_task_answers.py).
         ``question`` (JSON) holds everything besides the task and the server that the answer
         depends on. A worker that reads an answer needs the token and the state file only."""
         task = current_task() if self.option("share_across_hosts") and self.option("cache") else None
@@ -138,10 +146,13 @@ class BWSLookupBase(LookupBase):
                 return {"error": "not_found", "message": str(exc)}
             except AmbiguousError as exc:
                 return {"error": "ambiguous", "message": str(exc)}
+            except BWSSDKError as exc:  # a timeout, 5xx, ...: the other hosts fail at once, not one after another
+                return {"error": "failed", "message": str(exc)}
             mine.append(secrets)
             return {"secrets": [None if secret is None else secret.raw for secret in secrets]}
 
-        where = [self.option(name) for name in ("region", "server_url", "api_url")]
+        where = [self.option(name) for name in ("region", "server_url", "api_url", "identity_url", "validate_certs",
+                                                "ca_path", "allow_insecure_http", "timeout", "retries")]
         hosts = sorted(str(host) for host in batch or [])  # with ``serial``, a later batch runs the task again
         got = TaskAnswers(state.path, token.encryption_key, *task).answer(where + [hosts] + list(question), asked)
         if mine:

@@ -234,8 +234,9 @@ SHARED = {
                 'older than ten minutes or of a finished run are removed by the next task.'
             ),
             (
-                'A secret not found, or a key name held by several secrets, is an answer too; the other '
-                'hosts get the same error without asking.'
+                'A secret not found, a key name held by several secrets, or a failure (a timeout, a server '
+                'error, once the retries are spent) is an answer too; the other hosts get the same error at '
+                'once without asking.'
             ),
             (
                 'Needs O(cache) and O(use_state_file), and a batch of more than one host. It relies on how '

@@ -133,3 +133,16 @@ def test_strategy_free_hosts_share_within_the_answers_age(runner, expected, emul
     assert_ok(result)
     assert "failed=0" in result.stdout
     assert emulator.stats()["routes"] == {LOGIN: 1, GET: 1}
+
+
+def test_a_failure_is_shared_too(runner, expected, emulator):
+    """Six hosts, forks 3, the server hanging on get-by-ids: one host asks and times out, and
+    the others fail with its message at once, instead of each asking (and waiting) in turn."""
+    emulator.faults({"hang": [{"route": GET, "seconds": 3, "count": -1}]})
+    try:
+        result = runner.run(TARGET / "shared_failure.yml", expected, forks=3, inventory=runner.hosts_inventory(6))
+    finally:
+        emulator.faults({})
+    assert_ok(result)
+    assert result.stdout.count("...ignoring") == 6, result.stdout[-3000:]
+    assert emulator.stats()["routes"] == {LOGIN: 1, GET: 1}

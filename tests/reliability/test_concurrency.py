@@ -457,3 +457,33 @@ def test_a_cache_fetched_across_a_discard_is_not_saved(emu, tmp_path):
     assert "FETCHED_ACROSS" in [s.key for s in got[0]]  # the answer served the lookup...
     assert not os.path.exists(cache)  # ...but did not recreate the cache the write discarded
     assert len(SecretsCache(client, cache).secrets()) == len(got[0]) and os.path.exists(cache)  # refilled
+
+
+def _fetch_everything(opts, result):
+    client = connect(opts)
+    result.put(len(SecretsCache(client, cache_path(client.auth.state_file)).secrets(everything=True)))
+
+
+def test_a_discard_during_a_fetch_of_everything_with_no_cache_removes_what_it_saved(emu, tmp_path):
+    """A lookup that fetches every secret afresh (a name its cache lacked) and finds no cache
+    file has nothing to tell a discard by: it fetches holding the lock, so a module's write that
+    discards the cache meanwhile waits for it, and removes what it saved."""
+    state_dir = str(tmp_path / "state")
+    client = connect(options(emu, state_dir))
+    client.auth.bearer_token  # logged in (the state directory exists): the fetcher only syncs
+    cache = cache_path(client.auth.state_file)
+    assert not os.path.exists(cache)
+    emu.faults({"latency_ms": 1500})
+    emu.reset()
+    ctx = multiprocessing.get_context("fork")
+    result = ctx.Queue()
+    fetcher = ctx.Process(target=_fetch_everything, args=(options(emu, state_dir), result))
+    fetcher.start()
+    try:
+        assert wait_for(lambda: routes(emu).get(SYNC), 10), "the sync request never arrived"
+        discard(client.auth.state_file)  # as a module does after its write
+    finally:
+        fetcher.join(30)
+        emu.faults({})
+    assert fetcher.exitcode == 0 and result.get(timeout=5) > 0  # the fetch served its lookup...
+    assert not os.path.exists(cache)  # ...and the discard, which waited for it, removed what it saved

@@ -43,3 +43,28 @@ def test_plain_http_refused_elsewhere_unless_allowed(url):
         region.check_transport()
     region.check_transport(allow_insecure_http=True)
     Region.resolve(server_url=url.replace("http://", "https://")).check_transport()
+
+
+TOKEN = "0.ec2c1d46-6a4b-4751-a310-af9601317f2d.C2IgxjjLF7qSshsbwe8JGcbM075YXw:X8vbvA0bduihIDe/qrzIQQ=="
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"region": TOKEN}, {"server_url": TOKEN}, {"server_url": " " + TOKEN},
+    {"api_url": TOKEN, "identity_url": "https://i.example"}, {"api_url": "https://a.example", "identity_url": TOKEN},
+    {"server_url": "https://vault.example.com/" + TOKEN},
+])
+def test_a_token_given_as_a_region_or_url_is_never_echoed(kwargs):
+    with pytest.raises(BWSSDKError) as info:
+        Region.resolve(**kwargs)
+    message = str(info.value)
+    assert "looks like an access token (not shown)" in message and "access_token or BWS_ACCESS_TOKEN" in message
+    for part in ("C2IgxjjLF7qSshsbwe8JGcbM075YXw", "X8vbvA0bduihIDe", "ec2c1d46"):
+        assert part not in message
+
+
+@pytest.mark.parametrize("url", ["https://user:pw@vault.example.com:bad", "ftp://user:pw@vault.example.com"])
+def test_credentials_of_a_bad_url_are_never_echoed(url):
+    with pytest.raises(BWSSDKError) as info:
+        Region.resolve(server_url=url)
+    assert "pw" not in str(info.value) and "user" not in str(info.value)
+    assert "***@vault.example.com" in str(info.value)

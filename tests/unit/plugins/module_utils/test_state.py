@@ -151,3 +151,14 @@ def test_lock_of_killed_holder_is_released(tmp_path):
     holder.join(10)
     with dir_lock(str(tmp_path), 2):
         pass
+
+
+def test_any_cache_the_client_can_write_can_be_read_back():
+    """The largest sync answer the client accepts, with its key names (each shorter than its
+    ciphertext in the answer, so at most 3/4 of the answer), encrypted again into the cache
+    (base64: 4/3 larger, plus the EncString's IV and MAC), stays under the largest file the client
+    reads: a cache it wrote is never refused, leaving every lookup to fetch everything again."""
+    from ansible_collections.bws.secrets.plugins.module_utils import _http, _state
+
+    plaintext = _http.MAX_ANSWER_BYTES + _http.MAX_ANSWER_BYTES * 3 // 4 + 4096  # + the document's other fields
+    assert (plaintext + 16) * 4 // 3 + 200 < _state.MAX_FILE_BYTES
