@@ -48,6 +48,10 @@ class BWSModule(AnsibleModule):
                 raise ValueError("option %s clashes with a connection option" % name)
             spec[name] = entry
         super(BWSModule, self).__init__(argument_spec=spec, **kwargs)
+        if self._structured:
+            name, kind = self._structured[0]
+            self.fail_json(msg="%s must be text, not a %s: quote it, or pass it through to_json to store it as JSON "
+                               "text" % (name, "dictionary" if kind is dict else "list"))
         missing = missing_libraries()
         if missing:
             names = [name for name, dummy in missing]
@@ -57,6 +61,13 @@ class BWSModule(AnsibleModule):
                                          "localhost)" % INSTALL_HINT),
                 exception=missing[0][1])
         self._client = None
+
+    def _load_params(self):
+        """Also note the text options given a dictionary or a list: their type, str, would
+        silently turn one into its Python form (``{'a': 1}``) and store that."""
+        super(BWSModule, self)._load_params()
+        self._structured = [(name, type(self.params[name])) for name, entry in sorted(self.argument_spec.items())
+                            if entry.get("type") == "str" and isinstance(self.params.get(name), (dict, list))]
 
     def connection_options(self):
         return dict(self.params)

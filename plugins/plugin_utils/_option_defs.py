@@ -95,6 +95,11 @@ SHARED = {
                 'all within O(cache_ttl). Any change, error or doubt means a fresh fetch.'
             ),
             (
+                'The server does not report a project renamed in the web vault (its secrets do not change), '
+                'so the cache knows it by its old name too until a secret changes. Refer to projects by id, '
+                'or set V(false), where the old name must fail at once.'
+            ),
+            (
                 'Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they cost '
                 'one C(get-by-ids) request.'
             ),

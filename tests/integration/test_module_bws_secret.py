@@ -220,7 +220,7 @@ def test_errors_are_clear_and_send_no_write(runner, expected, emulator, client):
     emulator.reset()
     result = runner.run(TARGET / "errors.yml", dict(expected, duplicate_ids=[first.id, second.id]))
     assert_ok(result)
-    assert "failed=0" in result.stdout and "rescued=11" in result.stdout, result.stdout[-3000:]
+    assert "failed=0" in result.stdout and "rescued=13" in result.stdout, result.stdout[-3000:]
     # The read-only project is refused before sending; the update by id is refused by the server;
     # a delete by id whose key and project describe another secret sends nothing.
     assert writes(emulator) == {"PUT /secrets/{id}": 1}
