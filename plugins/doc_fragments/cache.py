@@ -48,7 +48,8 @@ options:
       - The answer is kept, encrypted like the cache, in
         C(<state_dir>/<token id>.bws-secrets-task-<controller pid>-<hash>) (0600). It is never
         used by another task, another batch of a play with C(serial), or another run of the
-        playbook, nor after a minute, nor by the host that asked (asking again in the same task
+        playbook, nor after a minute (unless it came while that host waited for it), nor by the
+        host that asked (asking again in the same task
         asks the server); writes by this collection's modules with the same token and
         O(state_dir) remove it, and files older than ten minutes or of a finished run are
         removed by the next task.

@@ -19,10 +19,10 @@ options:
     type: str
   region:
     description:
-      - The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set.
+      - The Bitwarden cloud region to use when neither O(server_url) nor O(api_url) is set,
+        V(us) or V(eu) (in any case).
       - Read from the E(BWS_REGION) environment variable when not set.
     type: str
-    choices: [us, eu]
     default: us
   server_url:
     description:

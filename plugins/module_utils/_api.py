@@ -16,16 +16,18 @@ from ._crypto import encrypt_text
 from ._errors import ApiError, BWSSDKError, NotFoundError
 from ._http import http_date
 from ._models import Project, Secret, check_encrypted_length, validate_project_name, validate_secret_input
+from ._token import looks_like_token
 
 NOT_SHARED = "not found or not shared with this machine account"
 
 
 def check_uuid(value, what):
-    """Canonical UUID text, or BWSSDKError naming ``what``."""
+    """Canonical UUID text, or BWSSDKError naming ``what`` (and the value, unless it looks like a token)."""
     try:
         return str(uuid.UUID(str(value).strip()))
     except ValueError:
-        raise BWSSDKError("%s %r is not a valid UUID" % (what, value)) from None
+        shown = "(what looks like an access token, not shown)" if looks_like_token(str(value)) else repr(value)
+        raise BWSSDKError("%s %s is not a valid UUID" % (what, shown)) from None
 
 
 def _rfc3339(when):

@@ -24,7 +24,7 @@ from ._errors import ApiError, BWSSDKError, NotFoundError, StateFileError
 from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
-from ._state import LOCK_TIMEOUT, dir_lock
+from ._state import CREATE_LOCK_SUFFIX, LOCK_TIMEOUT, ensure_dir, file_lock
 from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
@@ -50,8 +50,9 @@ class BWSModule(AnsibleModule):
         super(BWSModule, self).__init__(argument_spec=spec, **kwargs)
         if self._structured:
             name, kind = self._structured[0]
-            self.fail_json(msg="%s must be text, not a %s: quote it, or pass it through to_json to store it as JSON "
-                               "text" % (name, "dictionary" if kind is dict else "list"))
+            self.fail_json(msg="%s must be text, not a %s: pass a dictionary or list through to_json to store it as "
+                               "JSON, or JSON text that Ansible turned into one through string"
+                               % (name, "dictionary" if kind is dict else "list"))
         missing = missing_libraries()
         if missing:
             names = [name for name, dummy in missing]
@@ -80,23 +81,22 @@ class BWSModule(AnsibleModule):
 
     @contextlib.contextmanager
     def creating(self):
-        """Hold the state directory's lock (the one logins and cache writes take) around "look
-        again, create if still missing", and yield whether it is held: the hosts of a play that
-        run the same task at once on this machine (``delegate_to: localhost``) then create the
-        item once, the others finding it. Nothing to hold in check mode or without a state file."""
+        """Hold the token's create lock (a file beside the state file) around "look again, create
+        if still missing", and yield whether to look again: the hosts of a play that run the same
+        task at once on this machine (``delegate_to: localhost``) then create the item once, the
+        others finding it. Nothing to hold in check mode or without a state file."""
         state_file = self.client().auth.state_file
         if self.check_mode or not state_file:
             yield False
             return
         with contextlib.ExitStack() as stack:
-            held = True
             try:
-                stack.enter_context(dir_lock(os.path.dirname(state_file), LOCK_TIMEOUT))
-            except StateFileError as exc:
-                held = False
+                ensure_dir(os.path.dirname(state_file))
+                stack.enter_context(file_lock(state_file + CREATE_LOCK_SUFFIX, LOCK_TIMEOUT))
+            except StateFileError as exc:  # looking again still narrows the race
                 self.warn("%s: creating without the lock, so hosts running this task at the same time may each "
                           "create one (use run_once: true)" % exc)
-            yield held
+            yield True
 
     def run(self, func):
         """Call ``func(self)`` and exit with its result; a BWSSDKError becomes fail_json."""

@@ -37,7 +37,6 @@ CONNECTION_OPTIONS = {
     "timeout": ("int", 30, "BWS_TIMEOUT", False),
     "retries": ("int", 3, "BWS_RETRIES", False),
 }
-REGIONS = ("us", "eu")
 # HTTP (http.client) and the JWT claims (base64url + json) need only the standard library:
 # the numbers behind that choice are in docs/performance.md.
 REQUIRED_LIBRARIES = (
@@ -61,8 +60,6 @@ def module_argspec(env_fallback):
             entry["fallback"] = (env_fallback, [env])
         if secret:
             entry["no_log"] = True
-        if name == "region":
-            entry["choices"] = list(REGIONS)
         spec[name] = entry
     return spec
 

@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function, annotations
 
 __metaclass__ = type
 
-import re
 from urllib.parse import urlsplit
 
 from ._errors import BWSSDKError
@@ -18,7 +17,6 @@ REGION_URLS = {
 }
 SELF_HOSTED_API_PATH = "/api"
 SELF_HOSTED_IDENTITY_PATH = "/identity"
-_USERINFO = re.compile(r"(//)[^/@]*@")
 
 
 class Region:
@@ -97,8 +95,11 @@ def _not_a_token(value, what):
 
 
 def _shown(value, limit=100):
-    """A mistaken option value for an error message, without a URL's credentials (tokens never get here)."""
-    text = _USERINFO.sub(r"\1***@", str(value))
+    """A mistaken option value for an error message; not shown if it may hold a URL's credentials
+    (tokens never get here)."""
+    text = str(value)
+    if "@" in text:
+        return "(not shown: it holds an '@', as credentials in a URL do)"
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 

@@ -38,7 +38,8 @@ FILE_MODE = 0o600
 # answer), encrypted again (base64: 4/3 larger): at most 256 * 7/4 * 4/3 = 598 MiB.
 MAX_FILE_BYTES = 1024 * 1024 * 600
 _TMP_PREFIX = ".bws-tmp-"
-LOCK_TIMEOUT = 120.0  # seconds a process waits for the directory lock before giving up
+LOCK_TIMEOUT = 120.0  # seconds a process waits for a lock before giving up
+CREATE_LOCK_SUFFIX = ".bws-secrets-create-lock"  # beside the state file: modules' "find, else create"
 
 
 def state_file_path(state_dir, access_token_id):
@@ -90,6 +91,22 @@ def dir_lock(path, timeout):
             yield
         finally:
             _HELD.pop(key, None)
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
+def file_lock(path, timeout):
+    """Hold an exclusive flock on the file at ``path``, created 0600 if missing (never through
+    a symlink; released if the holder dies). Raises StateFileError."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                     FILE_MODE)
+    except OSError as exc:
+        raise StateFileError("cannot open the lock file %s (%s)" % (path, exc.strerror)) from None
+    try:
+        flock_wait(fd, timeout, path)
+        yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 

@@ -85,8 +85,9 @@ class TaskAnswers:
             return ask()
         try:
             try:
+                waited_from = time.time()
                 flock_wait(fd, self.lock_timeout, path, max_delay=WAIT_STEP)
-                found = self._read(fd, path, ident)
+                found = self._read(fd, path, ident, waited_from)
             except (OSError, StateFileError):
                 return ask()  # not ours to use, or another worker asks for too long: ask too
             if found is not None:
@@ -99,8 +100,10 @@ class TaskAnswers:
         finally:
             os.close(fd)  # releases the lock
 
-    def _read(self, fd, path, ident):
-        """(answer,) from the file, or None when it holds none for this process."""
+    def _read(self, fd, path, ident, waited_from):
+        """(answer,) from the file, or None when it holds none for this process. An answer asked
+        while this process waited for it is used whatever its age (a failure after several long
+        tries can take longer than MAX_AGE): it was written after this process began to wait."""
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or not _linked(path, info):
             raise StateFileError("%s is not a file of ours" % path)
@@ -113,7 +116,11 @@ class TaskAnswers:
                 or doc.get("pid") == os.getpid() or "answer" not in doc):
             return None
         asked_at = doc.get("asked_at")
-        if not isinstance(asked_at, (int, float)) or not 0 <= time.time() - asked_at < MAX_AGE:
+        answered_at = doc.get("answered_at")
+        if not isinstance(asked_at, (int, float)) or not isinstance(answered_at, (int, float)):
+            return None
+        now = time.time()
+        if asked_at > now or (answered_at < waited_from and now - asked_at >= MAX_AGE):
             return None
         return (doc["answer"],)
 
@@ -121,7 +128,7 @@ class TaskAnswers:
         """Keep ``answer`` for the task's other workers, unless the file was removed meanwhile (a
         module wrote: the answer may predate that). Failing to keep it only costs requests."""
         doc = {"version": ANSWER_VERSION, "question": ident, "pid": os.getpid(), "asked_at": asked_at,
-               "answer": answer}
+               "answered_at": time.time(), "answer": answer}
         data = encode_json(doc, self.key)
         with contextlib.suppress(OSError):
             if not _linked(path, os.fstat(fd)):

@@ -19,12 +19,14 @@ description:
   - A project is found by O(id), or else by O(name) among the projects the machine account can
     see. Project names are not unique in Secrets Manager; a name that matches several projects is
     an error unless O(id) is given.
-  - Idempotent, with one request to list the projects and one write only when something changes.
+  - Idempotent, with one request to list the projects and one write only when something changes;
+    a creation lists them once more (see below), and a deletion also lists the project's secrets
+    (to warn when some are left).
   - The module runs on the managed host, which needs Python 3.9 or newer and the libraries
     below; usually it is run on the controller with C(delegate_to=localhost) and C(run_once=true)
     (or C(hosts=localhost)).
   - Hosts of a play running the task at the same time on one machine create a missing item once
-    (they look for it again under the state directory's lock before creating it); on separate
+    (they look for it again under a lock beside the state file before creating it); on separate
     machines, or with O(use_state_file=false), use C(run_once=true).
 requirements:
   - python >= 3.9
@@ -169,7 +171,12 @@ def _result(changed, project, diff_before, diff_after, module):
 
 def _warn_of_secrets_left(module, client, project):
     """Deleting a project leaves its secrets in no project, out of every machine account's reach."""
-    count = len(client.list_secrets(project.id))
+    try:
+        count = len(client.list_secrets(project.id))
+    except BWSSDKError as exc:  # only a warning: it must not stop the delete
+        module.warn("could not count the secrets of project %r, which stay in no project if it holds any: %s"
+                    % (project.name, exc))
+        return
     if count:
         module.warn("project %r holds %d secret(s): deleting the project leaves them in no project, where no machine "
                     "account can read, update or delete them; delete them first with bws.secrets.bws_secret if "
@@ -197,8 +204,8 @@ def run(module):
         if module.check_mode:
             preview = dict(id=None, organization_id=client.org_id, name=name, creation_date=None, revision_date=None)
             return _result(True, preview, "", project_diff_text(name, None), module)
-        with module.creating() as locked:
-            if locked:  # another host's run of this task may have created it meanwhile
+        with module.creating() as again:
+            if again:  # another host's run of this task may have created it meanwhile
                 plist = ProjectList(client)
                 current = _find(module, plist)
             if current is None:

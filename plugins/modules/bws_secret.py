@@ -26,7 +26,7 @@ description:
     below; usually it is run on the controller with C(delegate_to=localhost) and C(run_once=true)
     (or C(hosts=localhost)).
   - Hosts of a play running the task at the same time on one machine create a missing item once
-    (they look for it again under the state directory's lock before creating it); on separate
+    (they look for it again under a lock beside the state file before creating it); on separate
     machines, or with O(use_state_file=false), use C(run_once=true).
 requirements:
   - python >= 3.9
@@ -365,8 +365,8 @@ def run(module):
     if params["state"] == "absent":
         return _absent(module, client, current, target, plist)
     if current is None:
-        with module.creating() as locked:
-            if locked:  # another host's run of this task may have created it meanwhile
+        with module.creating() as again:
+            if again:  # another host's run of this task may have created it meanwhile
                 current = _find(module, client, target)
             if current is None:
                 return _create(module, client, target, plist)

@@ -1,5 +1,7 @@
 """bws.secrets.bws_secret through real ansible-playbook runs, with request counts from the emulator."""
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -281,3 +283,5 @@ def test_hosts_running_the_same_create_at_once_create_it_once(runner, expected, 
     project = [p for p in client.list_projects() if p.name == "Race ✓"]
     assert len(project) == 1
     assert list(by_key(client, project[0].id)) == ["RACE_KEY"] and len(by_key(client, project[0].id)["RACE_KEY"]) == 1
+    locks = [name for name in os.listdir(runner.state_dir) if name.endswith(".bws-secrets-create-lock")]
+    assert len(locks) == 1 and stat.S_IMODE(os.stat(os.path.join(runner.state_dir, locks[0])).st_mode) == 0o600

@@ -34,3 +34,15 @@ def test_a_delete_answer_listing_something_else_than_objects_is_an_api_error(ans
     with pytest.raises(ApiError, match="delete secret %s: the server's answer lists something that is not an "
                                        "object" % SID):
         manager._delete("/secrets/delete", [SID], "secret")
+
+
+def test_a_token_given_as_an_id_is_never_echoed():
+    from ansible_collections.bws.secrets.plugins.module_utils._api import check_uuid
+    from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError
+
+    token = "0.ec2c1d46-6a4b-4751-a310-af9601317f2d.C2IgxjjLF7qSshsbwe8JGcbM075YXw:X8vbvA0bduihIDe/qrzIQQ=="
+    with pytest.raises(BWSSDKError) as info:
+        check_uuid(token, "secret id")
+    assert str(info.value) == "secret id (what looks like an access token, not shown) is not a valid UUID"
+    with pytest.raises(BWSSDKError, match="secret id 'DB_PASSWORD' is not a valid UUID"):
+        check_uuid("DB_PASSWORD", "secret id")

@@ -62,9 +62,18 @@ def test_a_token_given_as_a_region_or_url_is_never_echoed(kwargs):
         assert part not in message
 
 
-@pytest.mark.parametrize("url", ["https://user:pw@vault.example.com:bad", "ftp://user:pw@vault.example.com"])
+@pytest.mark.parametrize("url", ["https://user:pw@vault.example.com:bad", "ftp://user:pw@vault.example.com",
+                                 "https://user:p/w@vault.example.com", "https://user:p@w@vault.example.com:bad",
+                                 "user:pw@vault.example.com"])
 def test_credentials_of_a_bad_url_are_never_echoed(url):
     with pytest.raises(BWSSDKError) as info:
         Region.resolve(server_url=url)
-    assert "pw" not in str(info.value) and "user" not in str(info.value)
-    assert "***@vault.example.com" in str(info.value)
+    assert "pw" not in str(info.value) and "p/w" not in str(info.value) and "user" not in str(info.value)
+    assert "server_url" in str(info.value)
+
+
+@pytest.mark.parametrize("url, shown", [("vault.example.com", "'vault.example.com'"),
+                                        ("ftp://vault.example.com", "'ftp://vault.example.com'")])
+def test_a_bad_url_without_credentials_is_shown(url, shown):
+    with pytest.raises(BWSSDKError, match="got %s" % shown):
+        Region.resolve(server_url=url)

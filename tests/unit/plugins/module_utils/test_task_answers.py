@@ -159,6 +159,31 @@ def test_an_answer_older_than_max_age_is_not_used(state, tmp_path, monkeypatch):
     assert len(ask.calls()) == 2
 
 
+def test_an_answer_that_came_while_waiting_is_used_whatever_its_age(state, tmp_path, monkeypatch):
+    """An ask that lasts longer than MAX_AGE (a failure after several long tries): the workers
+    that waited for it, from before it began or from while it ran, use it and do not ask again."""
+    monkeypatch.setattr(_task_answers, "MAX_AGE", 0.2)
+    ask = Asker(tmp_path / "calls", seconds=0.6)
+    controller = os.getpid()
+    results = CTX.Queue()
+
+    def worker(delay):
+        time.sleep(delay)
+        results.put(_answers(state, controller=controller).answer(["q"], ask))
+
+    workers = [CTX.Process(target=worker, args=(delay,)) for delay in (0, 0.1, 0.3, 0.4)]
+    for process in workers:
+        process.start()
+    got = [results.get(timeout=20) for _worker in workers]
+    for process in workers:
+        process.join(10)
+    assert got == [ANSWER] * 4
+    assert len(ask.calls()) == 1
+    time.sleep(0.3)  # a worker that begins to wait after the answer came still goes by its age
+    _in_child(lambda: _answers(state, controller=controller).answer(["q"], ask))
+    assert len(ask.calls()) == 2
+
+
 def test_a_failed_ask_is_not_shared(state, tmp_path):
     failing = Asker(tmp_path / "failing", error=NotFoundError("secret x: not found", status=404))
     with pytest.raises(NotFoundError):
