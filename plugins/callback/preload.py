@@ -22,9 +22,9 @@ description:
     library's C(http.client) and C(ssl) and OpenSSL's setup of the ciphers they use, so every
     forked worker inherits them already imported and configured.
   - It sends no request, reads no token, state file or secret (the ciphers are set up on a
-    throwaway random key), and prints nothing; a lookup that cannot be loaded (for example
-    C(cryptography) missing) is reported at C(-vvv) and then fails in the task as it would
-    without this callback.
+    throwaway random key), and prints nothing; a lookup that cannot be loaded is reported at
+    C(-vvv) and then fails in the task as it would without this callback (a missing
+    C(cryptography) is reported by the lookup, in its task).
   - Enable it with C(callbacks_enabled = bws.secrets.preload) in the C([defaults]) section of
     C(ansible.cfg), or E(ANSIBLE_CALLBACKS_ENABLED=bws.secrets.preload).
 notes:

@@ -18,8 +18,8 @@ description:
     B(values included). With no filter, returns every secret the machine account can read; an
     empty O(ids) or O(keys) list is a filter that matches nothing, so it returns no secret.
   - Costs one request for O(ids) alone; otherwise one list (of the project or of the organization)
-    and one request for the matching secrets, plus one to resolve a project name. Never one
-    request per secret.
+    and one request for the matching secrets, plus one for the project list when O(project) is
+    given. Never one request per secret.
   - The module runs on the managed host, which needs Python 3.9 or newer and the libraries
     below; usually it is run on the controller with C(delegate_to=localhost) or C(hosts=localhost).
 requirements:
