@@ -90,7 +90,7 @@ class BWSLookupBase(LookupBase):
 
         options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
         client = connect(options, warn=display.warning)
-        self._clients.append(client)
+        self.__dict__.setdefault("_clients", []).append(client)  # run() sets it; a caller outside run() may not
         return client
 
     def with_cache(self, client, resolve, needed=True, doubtful=None):

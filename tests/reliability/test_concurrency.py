@@ -403,15 +403,18 @@ def test_a_write_discards_the_cache_only_under_the_lock(emu, tmp_path):
     discard(client.auth.state_file)  # nothing to remove: nothing to do
 
 
-def _fill_cache(opts, ttl, result):
+def _fill_cache(opts, everything, result):
     client = connect(opts)
-    result.put(len(SecretsCache(client, cache_path(client.auth.state_file), ttl=ttl).secrets()))
+    result.put(len(SecretsCache(client, cache_path(client.auth.state_file), ttl=300).secrets(everything)))
 
 
-def test_a_discard_during_the_first_fill_of_the_cache_removes_what_the_fill_saved(emu, tmp_path):
-    """With no cache yet, a lookup (another process) fills it holding the directory lock. A
-    module's write that discards the cache meanwhile finds no file; it still waits for the lock,
-    and removes what the fill saved, which may predate the write."""
+@pytest.mark.parametrize("everything", [False, True], ids=["first fill", "fetch of everything"])
+def test_a_discard_during_a_fetch_with_no_cache_removes_what_the_fetch_saved(emu, tmp_path, everything):
+    """With no cache yet, a lookup (another process) fills it holding the directory lock; so
+    does one that fetches every secret afresh (a name its cache lacked) and finds no cache file,
+    which leaves it nothing to tell a discard by. A module's write that discards the cache
+    meanwhile finds no file; it still waits for the lock, and removes what the fetch saved,
+    which may predate the write."""
     state_dir = str(tmp_path / "state")
     client = connect(options(emu, state_dir))
     client.auth.bearer_token  # logged in (the state directory exists): the filler only syncs
@@ -421,7 +424,7 @@ def test_a_discard_during_the_first_fill_of_the_cache_removes_what_the_fill_save
     emu.reset()
     ctx = multiprocessing.get_context("fork")
     result = ctx.Queue()
-    filler = ctx.Process(target=_fill_cache, args=(options(emu, state_dir), 300, result))
+    filler = ctx.Process(target=_fill_cache, args=(options(emu, state_dir), everything, result))
     filler.start()
     try:
         assert wait_for(lambda: routes(emu).get(SYNC), 10), "the sync request never arrived"
@@ -430,7 +433,7 @@ def test_a_discard_during_the_first_fill_of_the_cache_removes_what_the_fill_save
     finally:
         filler.join(30)
         emu.faults({})
-    assert filler.exitcode == 0 and result.get(timeout=5) > 0  # the fill served its lookup...
+    assert filler.exitcode == 0 and result.get(timeout=5) > 0  # the fetch served its lookup...
     assert not os.path.exists(cache)  # ...and the discard, which waited for it, removed what it saved
 
 
@@ -457,33 +460,3 @@ def test_a_cache_fetched_across_a_discard_is_not_saved(emu, tmp_path):
     assert "FETCHED_ACROSS" in [s.key for s in got[0]]  # the answer served the lookup...
     assert not os.path.exists(cache)  # ...but did not recreate the cache the write discarded
     assert len(SecretsCache(client, cache).secrets()) == len(got[0]) and os.path.exists(cache)  # refilled
-
-
-def _fetch_everything(opts, result):
-    client = connect(opts)
-    result.put(len(SecretsCache(client, cache_path(client.auth.state_file)).secrets(everything=True)))
-
-
-def test_a_discard_during_a_fetch_of_everything_with_no_cache_removes_what_it_saved(emu, tmp_path):
-    """A lookup that fetches every secret afresh (a name its cache lacked) and finds no cache
-    file has nothing to tell a discard by: it fetches holding the lock, so a module's write that
-    discards the cache meanwhile waits for it, and removes what it saved."""
-    state_dir = str(tmp_path / "state")
-    client = connect(options(emu, state_dir))
-    client.auth.bearer_token  # logged in (the state directory exists): the fetcher only syncs
-    cache = cache_path(client.auth.state_file)
-    assert not os.path.exists(cache)
-    emu.faults({"latency_ms": 1500})
-    emu.reset()
-    ctx = multiprocessing.get_context("fork")
-    result = ctx.Queue()
-    fetcher = ctx.Process(target=_fetch_everything, args=(options(emu, state_dir), result))
-    fetcher.start()
-    try:
-        assert wait_for(lambda: routes(emu).get(SYNC), 10), "the sync request never arrived"
-        discard(client.auth.state_file)  # as a module does after its write
-    finally:
-        fetcher.join(30)
-        emu.faults({})
-    assert fetcher.exitcode == 0 and result.get(timeout=5) > 0  # the fetch served its lookup...
-    assert not os.path.exists(cache)  # ...and the discard, which waited for it, removed what it saved
