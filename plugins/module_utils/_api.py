@@ -97,7 +97,8 @@ class SecretsManager:
             return ApiError("%s: the server refused the access token again with a new bearer token (HTTP 401); "
                             "has the machine account lost access?" % what, status=401, server_message=message)
         if resp.status >= 500:
-            return ApiError("%s: server error HTTP %d%s; try again later" % (what, resp.status, detail),
+            tried = " (after %d retries)" % resp.retries if resp.retries else ""
+            return ApiError("%s: server error HTTP %d%s%s; try again later" % (what, resp.status, detail, tried),
                             status=resp.status, server_message=message)
         return ApiError("%s failed with HTTP %d%s" % (what, resp.status, detail), status=resp.status,
                         server_message=message)

@@ -23,7 +23,7 @@ from ._errors import (ApiError, BWSSDKError, InvalidIdentityResponseError, State
                       UnauthorisedTokenError)
 from ._http import HttpClient
 from ._region import Region
-from ._state import StateFile
+from ._state import WITHOUT_STATE_FILE, StateFile
 from ._token import ClientToken, IdentityRequest
 
 RENEW_BEFORE_EXPIRY = 60  # seconds
@@ -140,7 +140,7 @@ class Auth:
                 return
             except StateFileError as exc:
                 if self._warn:
-                    self._warn("%s: continuing without a state file, so every run logs in" % exc)
+                    self._warn("%s: %s" % (exc, WITHOUT_STATE_FILE))
                 self._state = None
                 if self._token is not None and self._token != reject:
                     return  # logged in before the write failed

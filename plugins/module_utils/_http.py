@@ -154,15 +154,17 @@ def http_date(value):
 class Response:
     """A decoded answer: ``status``, ``json`` (None for an empty body), ``headers`` (``.get`` is
     case-insensitive); ``repeated``: it answers a retry after a try that the server may have
-    acted on (a 5xx, or no answer after sending), so a 404 to a delete may mean "already done"."""
+    acted on (a 5xx, or no answer after sending), so a 404 to a delete may mean "already done";
+    ``retries``: how many tries came before this answer."""
 
-    __slots__ = ("status", "json", "headers", "repeated")
+    __slots__ = ("status", "json", "headers", "repeated", "retries")
 
-    def __init__(self, status, body, headers, repeated=False):
+    def __init__(self, status, body, headers, repeated=False, retries=0):
         self.status = status
         self.json = body
         self.headers = headers
         self.repeated = repeated
+        self.retries = retries
 
 
 class _Failure(Exception):
@@ -280,7 +282,7 @@ class HttpClient:
                 wait = policy.after_status(status, answer_headers)
                 if wait is None:
                     response = _decode(status, answer_headers, content, url, what, self.retries)
-                    response.repeated = policy.repeated
+                    response.repeated, response.retries = policy.repeated, policy.used
                     return response
             if wait > 0:
                 _sleep(wait)

@@ -18,7 +18,7 @@ from ._crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
 from ._errors import BWSSDKError, StateFileError
 from ._http import HttpClient
 from ._region import Region
-from ._state import DEFAULT_STATE_DIR, state_file_path
+from ._state import DEFAULT_STATE_DIR, WITHOUT_STATE_FILE, state_file_path
 from ._token import ClientToken
 
 # name: (argspec type, default, environment variable, no_log); modules fall back to the same
@@ -86,5 +86,5 @@ def connect(options, warn=None):
             state = state_file_path(get("state_dir"), token.access_token_id)
         except StateFileError as exc:
             if warn:
-                warn("%s: continuing without a state file, so every run logs in" % exc)
+                warn("%s: %s" % (exc, WITHOUT_STATE_FILE))
     return SecretsManager(Auth(token, region, state, http=http, warn=warn))

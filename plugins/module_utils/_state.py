@@ -39,6 +39,9 @@ FILE_MODE = 0o600
 MAX_FILE_BYTES = 1024 * 1024 * 600
 _TMP_PREFIX = ".bws-tmp-"
 LOCK_TIMEOUT = 120.0  # seconds a process waits for a lock before giving up
+# the warning when a state file cannot be used (after what stopped it)
+WITHOUT_STATE_FILE = ("continuing without a state file: each lookup and module logs in by itself and the hosts of a "
+                      "task do not share answers; make it a writable directory, or set state_dir")
 CREATE_LOCK_SUFFIX = ".bws-secrets-create-lock"  # beside the state file: modules' "find, else create"
 
 
@@ -57,7 +60,15 @@ def ensure_dir(path):
     try:
         os.makedirs(path, mode=DIR_MODE, exist_ok=True)
     except OSError as exc:
-        raise StateFileError("cannot create the state directory %s (%s)" % (path, exc.strerror)) from None
+        if not os.path.lexists(path):
+            raise StateFileError("cannot create the state directory %s (%s)" % (path, exc.strerror)) from None
+    check_dir(path)
+
+
+def check_dir(path):
+    """Raise StateFileError unless ``path`` is a directory this process can write in."""
+    if not os.path.isdir(path):
+        raise StateFileError("the state directory %s is not a directory" % path)
     if not os.access(path, os.W_OK | os.X_OK):
         raise StateFileError("the state directory %s is not writable" % path)
 
@@ -245,7 +256,11 @@ class StateFile:
         return dir_lock(self.directory, self.lock_timeout)
 
     def load(self):
-        """(jwt, org_key_b64) from the file, or None if it is missing or not ours in any way."""
+        """(jwt, org_key_b64) from the file, or None if it is missing or not ours in any way.
+        StateFileError for a directory this process cannot write: a file it could never renew
+        (a JWT the server rejects, say) must not be used."""
+        if os.path.lexists(self.directory):
+            check_dir(self.directory)
         try:  # before reading: a file replaced in between then looks older, never newer
             self.written_at = os.lstat(self.path).st_mtime
         except OSError:

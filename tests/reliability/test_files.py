@@ -267,3 +267,34 @@ def test_a_key_that_does_not_decrypt_is_named_only_when_a_lookup_needs_it(vector
     assert secret.value == "w"
     with pytest.raises(CryptoError, match="the key of secret 22222222"):
         secret.key
+
+
+@pytest.mark.parametrize("kind", ["read-only", "a file"])
+def test_a_state_file_in_a_directory_that_cannot_be_written_is_not_used(emu, vectors, tmp_path, monkeypatch, kind):
+    """A state file that could never be renewed is not used: one holding a JWT the server now
+    rejects would otherwise cost every lookup a refused request before its login, forever. Each
+    lookup logs in by itself, with a warning naming the directory (a read-only mount is played
+    by os.access, since the tests may run as root, whom permissions do not stop)."""
+    state_dir = str(tmp_path / "state")
+    value = plain(vectors, "ascii")["plaintext"]["value"]
+    assert _by_id(emu, state_dir, vectors) == value  # a state file is written
+    emu.expire_jwts()  # its JWT still looks valid here, but the server refuses it now
+    if kind == "read-only":
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if os.path.abspath(path) == state_dir
+                            else real_access(path, mode, **kw))
+        where = state_dir
+    else:
+        where = str(tmp_path / "afile")
+        with open(where, "w") as handle:
+            handle.write("not a directory")
+    emu.reset()
+    warnings = []
+    for _run in range(2):
+        opts = options(emu, where if kind == "a file" else state_dir)
+        client = connect(opts, warn=warnings.append)
+        assert client.get_secrets([plain(vectors, "ascii")["id"]])[0].value == value
+    stats = emu.stats()
+    assert stats["routes"] == {LOGIN: 2, "POST /secrets/get-by-ids": 2} and "401" not in stats["statuses"]
+    reason = "is not writable" if kind == "read-only" else "is not a directory"
+    assert len(warnings) == 2 and all(reason in w and "logs in by itself" in w for w in warnings), warnings
