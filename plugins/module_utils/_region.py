@@ -96,10 +96,10 @@ def _not_a_token(value, what):
 
 def _shown(value, limit=100):
     """A mistaken option value for an error message; not shown if it may hold a URL's credentials
-    (tokens never get here)."""
+    or a query, which may carry a secret too (tokens never get here)."""
     text = str(value)
-    if "@" in text:
-        return "(not shown: it holds an '@', as credentials in a URL do)"
+    if any(mark in text for mark in "@?#"):
+        return "(not shown: it holds '@', '?' or '#', as a URL's credentials, query or fragment do)"
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 

@@ -64,7 +64,7 @@ def test_a_token_given_as_a_region_or_url_is_never_echoed(kwargs):
 
 @pytest.mark.parametrize("url", ["https://user:pw@vault.example.com:bad", "ftp://user:pw@vault.example.com",
                                  "https://user:p/w@vault.example.com", "https://user:p@w@vault.example.com:bad",
-                                 "user:pw@vault.example.com"])
+                                 "user:pw@vault.example.com", "vault.example.com?token=pw", "ftp://v.example#pw"])
 def test_credentials_of_a_bad_url_are_never_echoed(url):
     with pytest.raises(BWSSDKError) as info:
         Region.resolve(server_url=url)

@@ -105,25 +105,31 @@ def test_the_asking_process_another_task_or_question_asks_again(state, tmp_path)
     assert len(_files(state)) == 3
 
 
-def test_concurrent_workers_of_a_task_ask_once(state, tmp_path):
-    """Six workers start together: one asks (slowly), five wait for its answer."""
-    ask = Asker(tmp_path / "calls", seconds=0.3)
+def _workers_answer(state, ask, delays):
+    """One forked worker of a task per delay, released together; each waits its delay, then asks
+    for the answer to the same question. Returns what they got."""
     controller = os.getpid()
-    start = CTX.Event()
-    results = CTX.Queue()
+    start, results = CTX.Event(), CTX.Queue()
 
-    def worker():
+    def worker(delay):
         start.wait(10)
+        time.sleep(delay)
         results.put(_answers(state, controller=controller).answer(["q"], ask))
 
-    workers = [CTX.Process(target=worker) for _worker in range(6)]
+    workers = [CTX.Process(target=worker, args=(delay,)) for delay in delays]
     for process in workers:
         process.start()
     start.set()
     got = [results.get(timeout=20) for _worker in workers]
     for process in workers:
         process.join(10)
-    assert got == [ANSWER] * 6
+    return got
+
+
+def test_concurrent_workers_of_a_task_ask_once(state, tmp_path):
+    """Six workers start together: one asks (slowly), five wait for its answer."""
+    ask = Asker(tmp_path / "calls", seconds=0.3)
+    assert _workers_answer(state, ask, [0] * 6) == [ANSWER] * 6
     assert len(ask.calls()) == 1
 
 
@@ -164,21 +170,9 @@ def test_an_answer_that_came_while_waiting_is_used_whatever_its_age(state, tmp_p
     that waited for it, from before it began or from while it ran, use it and do not ask again."""
     monkeypatch.setattr(_task_answers, "MAX_AGE", 0.2)
     ask = Asker(tmp_path / "calls", seconds=0.6)
-    controller = os.getpid()
-    results = CTX.Queue()
-
-    def worker(delay):
-        time.sleep(delay)
-        results.put(_answers(state, controller=controller).answer(["q"], ask))
-
-    workers = [CTX.Process(target=worker, args=(delay,)) for delay in (0, 0.1, 0.3, 0.4)]
-    for process in workers:
-        process.start()
-    got = [results.get(timeout=20) for _worker in workers]
-    for process in workers:
-        process.join(10)
-    assert got == [ANSWER] * 4
+    assert _workers_answer(state, ask, [0, 0.1, 0.3, 0.4]) == [ANSWER] * 4
     assert len(ask.calls()) == 1
+    controller = os.getpid()
     time.sleep(0.3)  # a worker that begins to wait after the answer came still goes by its age
     _in_child(lambda: _answers(state, controller=controller).answer(["q"], ask))
     assert len(ask.calls()) == 2
