@@ -24,7 +24,8 @@ options:
       - Needs O(use_state_file). Lookups by id only, with O(cache_ttl=0), do not use it; they
         cost one C(get-by-ids) request.
       - With V(false), a lookup by key name fetches every secret visible to the machine account
-        in one full C(sync) request and keeps nothing.
+        in one full C(sync) request and keeps nothing, and the hosts of a task do not share
+        answers (O(share_across_hosts)).
     type: bool
     default: true
   cache_ttl:
@@ -59,6 +60,10 @@ options:
       - Needs O(cache) and O(use_state_file), and a batch of more than one host. It relies on
         how ansible-core runs tasks in worker processes (tested with ansible-core 2.16 to
         2.21); where that cannot be read, every host asks the server, as with V(false).
+      - With V(false) (or without sharing), each host's worker loads Python's HTTP and TLS
+        modules and sends its own request, roughly 20 to 30 ms of controller CPU per host
+        more than reading a shared answer (measured in the collection's C(docs/performance.md));
+        the C(bws.secrets.preload) callback loads them once in the controller instead.
     type: bool
     default: true
 """

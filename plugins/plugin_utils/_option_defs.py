@@ -105,7 +105,8 @@ SHARED = {
             ),
             (
                 'With V(false), a lookup by key name fetches every secret visible to the machine account in '
-                'one full C(sync) request and keeps nothing.'
+                'one full C(sync) request and keeps nothing, and the hosts of a task do not share answers '
+                '(O(share_across_hosts)).'
             ),
         ],
         'env': [
@@ -250,6 +251,12 @@ SHARED = {
                 'Needs O(cache) and O(use_state_file), and a batch of more than one host. It relies on how '
                 'ansible-core runs tasks in worker processes (tested with ansible-core 2.16 to 2.21); where '
                 'that cannot be read, every host asks the server, as with V(false).'
+            ),
+            (
+                "With V(false) (or without sharing), each host's worker loads Python's HTTP and TLS modules "
+                'and sends its own request, roughly 20 to 30 ms of controller CPU per host more than '
+                "reading a shared answer (measured in the collection's C(docs/performance.md)); the "
+                'C(bws.secrets.preload) callback loads them once in the controller instead.'
             ),
         ],
         'env': [
