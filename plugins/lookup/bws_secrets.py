@@ -56,10 +56,16 @@ options:
   on_invalid_name:
     description:
       - What to do with a secret whose key is not a valid environment variable name (ASCII
-        letters, digits and V(_), not starting with a digit; the rule of C(bws run)).
+        letters, digits and V(_), not starting with a digit; the rule of C(bws run)), or is one of
+        the well-known variables that make shells, the dynamic loader, interpreters or git load
+        or run what they name (V(PATH), V(BASH_ENV), V(LD_PRELOAD), V(PYTHONPATH),
+        V(NODE_OPTIONS), V(GIT_SSH_COMMAND), V(PAGER) and the like, in any case).
       - ansible-core writes the keys of a task's C(environment) into the command line of the
         managed host unquoted, so a key such as V($(reboot\)), which anyone with write access to
-        the project can create, would run on every host.
+        the project can create, would run on every host; a secret named V(LD_PRELOAD) or
+        V(BASH_ENV) would have the host's programs run what its value names.
+      - No such list is complete. For a dictionary used as C(environment), give O(keys) the names
+        you expect.
       - V(error) fails naming the secret; V(skip) leaves the secret out, with a warning; V(allow)
         keeps it, for a dictionary never used as C(environment) (a template or C(set_fact)).
     type: str
@@ -128,12 +134,21 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BW
 
 # An environment variable name, as ``bws run`` requires; any other key could reach a shell
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Variables that make shells, the dynamic loader, interpreters or git load or run what they
+# name (the well-known ones: no list is complete); any case, for Windows hosts
+_RUNS_CODE = re.compile(
+    r"(?:BASH_ENV|ENV|BASH_FUNC_\w*|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|PATH|CDPATH|SHELL"
+    r"|LD_\w+|DYLD_\w+|PYTHON[A-Z]+|PERL5OPT|PERL5LIB|PERLLIB|PERL5DB|RUBYOPT|RUBYLIB|NODE_OPTIONS|NODE_PATH"
+    r"|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|GCONV_PATH|OPENSSL_CONF|OPENSSL_ENGINES"
+    r"|GIT_SSH|GIT_SSH_COMMAND|GIT_ASKPASS|GIT_EXEC_PATH|GIT_CONFIG_\w+|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF"
+    r"|GIT_PAGER|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_TEMPLATE_DIR|\w*ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER"
+    r"|BROWSER|LESSOPEN|LESSCLOSE)\Z", re.IGNORECASE)
 
 
 class LookupModule(BWSLookupBase):
 
     def lookup(self, terms):
-        patterns = list(terms or []) + list(self.option("keys") or [])
+        patterns = [str(pattern) for pattern in list(terms or []) + list(self.option("keys") or [])]
         projects, on_duplicate = self.option("project"), self.option("on_duplicate")
         found = self.shared(["bws_secrets", projects, patterns, on_duplicate],
                             lambda: self._find(projects, patterns, on_duplicate))
@@ -144,19 +159,20 @@ class LookupModule(BWSLookupBase):
         policy = self.option("on_invalid_name")
         if policy == "allow":
             return secrets
-        invalid = [secret for secret in secrets if not _ENV_NAME.match(secret.key)]
+        invalid = [secret for secret in secrets if _unsafe_name(secret.key)]
         if not invalid:
             return secrets
-        names = ", ".join("%r (secret %s)" % (secret.key, secret.id) for secret in invalid[:10])
+        names = ", ".join("%r (secret %s: %s)" % (secret.key, secret.id, _unsafe_name(secret.key))
+                          for secret in invalid[:10])
         if policy == "error":
             raise AnsibleLookupError(
-                "key %s is not a valid environment variable name (letters, digits and _, not starting with a "
-                "digit): used in environment:, it would reach the managed host's shell. Rename the secret, "
-                "narrow 'keys' or 'project', or set on_invalid_name=skip (leave it out) or allow (for a "
-                "dictionary never used as environment:)" % names)
-        display.warning("bws_secrets: left out, as on_invalid_name=skip says, the secret(s) whose key is not a "
-                        "valid environment variable name: %s" % names)
-        return [secret for secret in secrets if _ENV_NAME.match(secret.key)]
+                "key %s: used in environment:, it would reach the managed host's shell or change what its "
+                "programs run. Rename the secret, narrow 'keys' (best: the names you expect) or 'project', or "
+                "set on_invalid_name=skip (leave it out) or allow (for a dictionary never used as environment:)"
+                % names)
+        display.warning("bws_secrets: left out, as on_invalid_name=skip says, the secret(s) whose key is no safe "
+                        "environment variable name: %s" % names)
+        return [secret for secret in secrets if not _unsafe_name(secret.key)]
 
     def _find(self, projects, patterns, on_duplicate):
         """Ask the server (or the sync cache) for the secrets of the dictionary, in its order."""
@@ -165,3 +181,12 @@ class LookupModule(BWSLookupBase):
         client = self.client()
         return list(self.with_cache(client, lambda source: secrets_dict(
             client, projects=projects, patterns=patterns, on_duplicate=on_duplicate, source=source)).values())
+
+
+def _unsafe_name(key):
+    """Why ``key`` must not become an environment variable, or None."""
+    if not _ENV_NAME.match(key):
+        return "not a valid environment variable name (letters, digits and _, not starting with a digit)"
+    if _RUNS_CODE.match(key):
+        return "a variable that makes shells, the loader or interpreters load or run what it names"
+    return None

@@ -91,6 +91,9 @@ class SecretsManager:
         message = str(message)[:200] if message is not None else None
         detail = _validation_text(body.get("validationErrors"))
         detail = ": " + detail if detail else (": " + message if message else "")
+        if resp.status == 404 and not _is_error_body(resp.json):  # no such endpoint: a wrong URL or path
+            return ApiError("%s failed with HTTP 404 without the API's error body (the server has no such endpoint); "
+                            "is server_url the server's base URL (without /api), or api_url right?" % what, status=404)
         if resp.status == 404:
             return NotFoundError("%s: %s" % (what, NOT_SHARED), status=404, server_message=message)
         if resp.status == 401:
@@ -161,7 +164,9 @@ class SecretsManager:
             raw = self._call("GET", "/projects/%s/secrets" % pid, "list secrets of project %s" % pid)
         else:
             raw = self._call("GET", "/organizations/%s/secrets" % self.org_id, "list secrets")
-        return self._secrets(raw.get("secrets") if isinstance(raw, dict) else None)
+        if not isinstance(raw, dict) or not isinstance(raw.get("secrets"), list):
+            raise ApiError("list secrets: the server's answer has no list of secrets")
+        return self._secrets(raw["secrets"])
 
     def sync(self, last_synced_date=None):
         """(has_changes, [Secret]) of every secret visible; secrets is None when unchanged."""
@@ -185,7 +190,10 @@ class SecretsManager:
         raw = self._call("GET", path, "sync secrets", headers=headers)
         server_now = http_date(headers[-1].get("Date")) if headers and headers[-1] is not None else None
         as_of = sent if server_now is None else server_now - (time.monotonic() - started)
-        as_of = datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc)
+        try:
+            as_of = datetime.datetime.fromtimestamp(as_of, datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError):  # a Date no calendar holds (year 10000): this machine's time
+            as_of = datetime.datetime.fromtimestamp(sent, datetime.timezone.utc)
         if not isinstance(raw, dict):
             raise ApiError("sync secrets: unexpected answer")
         if not raw.get("hasChanges"):
@@ -200,16 +208,19 @@ class SecretsManager:
                           "create secret %r in project %s" % (key, pid), body=body, idempotent=False)
         return Secret.from_api(raw, self._key)
 
-    def update_secret(self, secret_id, key, value, note, project_ids):
-        """Replace a secret. ``project_ids`` must be sent (omitting it removes the secret from its project)."""
+    def update_secret(self, secret_id, key, value, note, project_ids, value_changed=False):
+        """Replace a secret. ``project_ids`` must be sent (omitting it removes the secret from its project).
+        ``value_changed``: the value is a new one, so the server keeps the old one as a version
+        (servers without secret versions ignore it)."""
         sid = check_uuid(secret_id, "secret id")
         key, value, note = validate_secret_input(key, value, note)
         pids = [check_uuid(p, "project id") for p in project_ids or []]
         if not pids:
             raise BWSSDKError("update secret %s: a project is required (a machine account cannot hold "
                               "secrets outside projects)" % sid)
-        raw = self._write("PUT", "/secrets/" + sid, "update secret %s" % sid,
-                          body=self._secret_body(key, value, note, pids))
+        body = self._secret_body(key, value, note, pids)
+        body["valueChanged"] = bool(value_changed)
+        raw = self._write("PUT", "/secrets/" + sid, "update secret %s" % sid, body=body)
         return Secret.from_api(raw, self._key)
 
     def delete_secrets(self, secret_ids):
@@ -289,6 +300,12 @@ def _validation_text(errors, limit=300):
     else:
         text = str(errors)
     return text[:limit]
+
+
+def _is_error_body(body):
+    """True for the API's own error JSON (``ErrorResponseModel``: "object": "error", a message);
+    a 404 without it comes from no route of the API (an empty body, or a proxy's page)."""
+    return isinstance(body, dict) and (body.get("object") == "error" or "message" in body)
 
 
 def _list_data(raw, what):

@@ -24,7 +24,7 @@ from ._errors import ApiError, BWSSDKError, NotFoundError, StateFileError
 from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
-from ._state import CREATE_LOCK_SUFFIX, LOCK_TIMEOUT, ensure_dir, file_lock
+from ._state import CREATE_LOCK_SUFFIX, LOCK_TIMEOUT, ensure_dir, file_lock, state_file_path
 from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
@@ -118,11 +118,14 @@ class BWSModule(AnsibleModule):
         answers shared by the hosts of a task, of this token, so that lookups see the change at
         once."""
         client = self._client
-        if client is None or not client.wrote or not client.auth.state_file:
+        if client is None or not client.wrote:
             return
         try:
-            discard_cache(client.auth.state_file)
-            discard_task_answers(client.auth.state_file)
+            # without use_state_file too: lookups of the same token may keep their cache in state_dir
+            token_id = client.auth.client_token.access_token_id
+            state_file = client.auth.state_file or state_file_path(self.params.get("state_dir"), token_id)
+            discard_cache(state_file)
+            discard_task_answers(state_file)
         except StateFileError as exc:
             self.warn("%s: lookups with cache_ttl, or other hosts of a running task, may not see this change "
                       "until the cache expires or the task ends" % exc)

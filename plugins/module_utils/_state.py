@@ -168,7 +168,8 @@ def _remove_stale_temp_files(directory):
 
 
 def read_private(path):
-    """Read a file we own, refusing symlinks and tightening loose permissions; None if absent."""
+    """Read a file we own, refusing symlinks and hard links and tightening loose permissions; None if
+    absent (or not a file of ours: it is then replaced, never written through, by ``write_atomic``)."""
     try:
         # O_NONBLOCK: a FIFO planted at ``path`` would block open() until someone writes to it
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
@@ -179,6 +180,8 @@ def read_private(path):
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        if info.st_nlink != 1:  # a hard link planted here may be any file of this user's: neither read nor chmod it
             return None
         if info.st_mode & 0o077:
             try:

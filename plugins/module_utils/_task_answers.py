@@ -105,7 +105,8 @@ class TaskAnswers:
         while this process waited for it is used whatever its age (a failure after several long
         tries can take longer than MAX_AGE): it was written after this process began to wait."""
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or not _linked(path, info):
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_nlink != 1
+                or not _linked(path, info)):  # a hard link may be any file of this user's: never write through it
             raise StateFileError("%s is not a file of ours" % path)
         if info.st_mode & 0o077:
             os.fchmod(fd, FILE_MODE)

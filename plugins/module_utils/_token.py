@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import re
 import uuid
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from ._crypto import SymmetricCryptoKey, b64decode_strict, derive_access_token_key
@@ -21,6 +22,14 @@ from ._errors import CryptoError, InvalidTokenError
 TOKEN_VERSION = "0"
 _KEY_LEN = 16
 _TOKEN_SHAPE = re.compile(r"\d+\.[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}\.")
+
+
+def kind_of(value) -> str:
+    """"list", "dictionary" or the type's name: what a value that should be text is, in words
+    (ansible-core 2.19 hands lists and dictionaries over as its own types)."""
+    if isinstance(value, Mapping):
+        return "dictionary"
+    return "list" if isinstance(value, (list, tuple, set)) else type(value).__name__
 
 
 def looks_like_token(text) -> bool:
@@ -49,7 +58,9 @@ class ClientToken:
     @classmethod
     def from_str(cls, token_str) -> "ClientToken":
         """Parse ``0.<uuid>.<client_secret>:<key>``; raise InvalidTokenError saying what is wrong."""
-        if not isinstance(token_str, str) or not token_str.strip():
+        if token_str is not None and not isinstance(token_str, str):
+            raise InvalidTokenError("the access token must be text, not a %s (not shown)" % kind_of(token_str))
+        if not token_str or not token_str.strip():
             raise InvalidTokenError("the access token is empty: set access_token or BWS_ACCESS_TOKEN")
         token_str = token_str.strip()
         if token_str[0] in "'\"" or token_str[-1] in "'\"":

@@ -42,6 +42,8 @@ options:
       - The secret's value, stored exactly as given (not trimmed).
       - Required to create a secret. When omitted for an existing secret, its value is kept.
       - See O(update_value) to set the value only when the secret is created.
+      - When the value of an existing secret changes, the server is told so, and a server that
+        keeps secret versions keeps the previous value as one (as the C(bws) CLI does).
     type: str
   note:
     description:
@@ -339,7 +341,8 @@ def _update(module, client, current, target, plist):
         return result
     where = ", ".join(plist.describe(p) if plist else p for p in project_ids)
     with write_errors("update secret %r (%s)" % (current.key, current.id), "project %s" % where):
-        updated = client.update_secret(current.id, want_key, want_value, want_note, project_ids)
+        updated = client.update_secret(current.id, want_key, want_value, want_note, project_ids,
+                                       value_changed=value_changed)
     result["secret"] = secret_result(updated, after_name if updated.project_id == want_pid else None)
     return result
 

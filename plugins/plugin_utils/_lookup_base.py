@@ -21,7 +21,7 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import (Ambigu
 from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
 from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile, state_file_path
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
-from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken
+from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken, kind_of, looks_like_token
 from ansible_collections.bws.secrets.plugins.plugin_utils._worker import current_task, freeze_inherited
 
 # The client (_options, _auth, _api, _http), the cache and the resolution are imported when a
@@ -48,6 +48,7 @@ class BWSLookupBase(LookupBase):
             raise AnsibleLookupError("%s: unknown option %s; its options are %s" % (
                 self._name(), ", ".join(repr(str(name)) for name in unknown),
                 ", ".join(sorted(name for name in definitions if not name.startswith("_")))))
+        self._check_token_given(definitions, variables, kwargs)
         try:
             self.set_options(var_options=variables, direct=kwargs)
         except AnsibleError:
@@ -61,6 +62,7 @@ class BWSLookupBase(LookupBase):
             variables = _VariablesWithout(variables, [name for name, _option in clashing])
             self.set_options(var_options=variables, direct=kwargs)
         self._task_vars = variables or {}
+        self._refuse_tokens(terms, definitions)
         self._clients = []
         try:
             result = self.lookup(terms)
@@ -73,6 +75,33 @@ class BWSLookupBase(LookupBase):
 
     def lookup(self, terms):
         raise NotImplementedError
+
+    def _check_token_given(self, definitions, variables, kwargs):
+        """Refuse an access token that is not text before Ansible's own type check, which would
+        quote it in its error (a list from query(), a dictionary)."""
+        names = [entry["name"] for entry in (definitions.get("access_token") or {}).get("vars") or []]
+        given = [kwargs.get("access_token")]
+        if isinstance(variables, Mapping):
+            given += [variables.get(name) for name in names]
+        for value in given:
+            if value is not None and not isinstance(value, str):
+                raise AnsibleLookupError("%s: access_token must be text, not a %s (not shown)"
+                                         % (self._name(), kind_of(value)))
+
+    def _refuse_tokens(self, terms, definitions):
+        """Refuse a term, project or key pattern shaped like an access token without echoing it:
+        every message naming what was not found would show it (the token given as a term, as
+        some lookups take it)."""
+        given = [("a term", term) for term in terms or []]
+        for option in ("project", "keys"):
+            if option in definitions:
+                value = self.option(option)  # templated: a value from vars arrives untemplated
+                given += [(option, item) for item in (value if isinstance(value, list) else [value])]
+        for what, value in given:
+            if looks_like_token(value):
+                raise AnsibleLookupError("%s: %s looks like an access token (not shown); the token goes in "
+                                         "access_token (or BWS_ACCESS_TOKEN), terms name secrets by id or key"
+                                         % (self._name(), what))
 
     def _name(self):
         return getattr(self, "ansible_name", None) or getattr(self, "_load_name", None) or type(self).__name__

@@ -428,12 +428,20 @@ DEFINITIONS = {
             'description': [
                 (
                     'What to do with a secret whose key is not a valid environment variable name (ASCII '
-                    'letters, digits and V(_), not starting with a digit; the rule of C(bws run)).'
+                    'letters, digits and V(_), not starting with a digit; the rule of C(bws run)), or is one of '
+                    'the well-known variables that make shells, the dynamic loader, interpreters or git load or '
+                    'run what they name (V(PATH), V(BASH_ENV), V(LD_PRELOAD), V(PYTHONPATH), V(NODE_OPTIONS), '
+                    'V(GIT_SSH_COMMAND), V(PAGER) and the like, in any case).'
                 ),
                 (
                     "ansible-core writes the keys of a task's C(environment) into the command line of the "
                     'managed host unquoted, so a key such as V($(reboot\\)), which anyone with write access to '
-                    'the project can create, would run on every host.'
+                    'the project can create, would run on every host; a secret named V(LD_PRELOAD) or '
+                    "V(BASH_ENV) would have the host's programs run what its value names."
+                ),
+                (
+                    'No such list is complete. For a dictionary used as C(environment), give O(keys) the names '
+                    'you expect.'
                 ),
                 (
                     'V(error) fails naming the secret; V(skip) leaves the secret out, with a warning; V(allow) '

@@ -85,6 +85,9 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
         with self.owner.lock:
             self.owner.connections += 1
 
+    def date_time_string(self, timestamp=None):
+        return self.owner.date or super().date_time_string(timestamp)
+
     def _answer(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         owner = self.owner
@@ -110,11 +113,13 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
 
 class ScriptedServer(_Running):
     """Answers each request with the next (status, headers, body) of ``script`` (the last one
-    repeats). ``idle_timeout``: seconds after which an idle keep-alive connection is closed."""
+    repeats). ``idle_timeout``: seconds after which an idle keep-alive connection is closed;
+    ``date``: the ``Date`` header of every answer."""
 
-    def __init__(self, script=((200, {}, {"ok": True}),), idle_timeout=None):
+    def __init__(self, script=((200, {}, {"ok": True}),), idle_timeout=None, date=None):
         self.script = list(script)
         self.idle_timeout = idle_timeout
+        self.date = date  # the Date header of every answer (default: the time)
         self.lock = threading.Lock()
         self.connections = 0
         self.requests = []

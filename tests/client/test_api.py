@@ -132,3 +132,66 @@ def test_future_sync_date_is_an_api_error(client):
     with pytest.raises(ApiError) as info:
         client.sync(future)
     assert info.value.status == 400 and "in the past" in str(info.value)
+
+
+def _stored(emu, secret_id):
+    return next(s for s in emu.admin("GET", "/_admin/secrets?ciphertext=1")["secrets"] if s["id"] == secret_id)
+
+
+def test_an_update_says_when_the_value_changed(client, emu):
+    """valueChanged: the server keeps the old value as a version only when told the value changed."""
+    from ansible_collections.bws.secrets.plugins.module_utils._crypto import decrypt_text
+
+    created = client.create_secret("VERSIONED", "first", "", PROD)
+    client.update_secret(created.id, "VERSIONED", "first", "a new note only", [PROD])
+    assert _stored(emu, created.id)["versions"] == 0
+    client.update_secret(created.id, "VERSIONED", "second", "a new note only", [PROD], value_changed=True)
+    stored = _stored(emu, created.id)
+    assert stored["versions"] == 1
+    assert decrypt_text(client.auth.org_enc_key, stored["versionValues"][0], "a version") == "first"
+    client.delete_secrets([created.id])
+
+
+def test_a_404_without_the_apis_error_body_is_a_wrong_url_not_a_missing_secret(emu, vectors):
+    """A path the API has no route for gets a bare 404: that is a wrong api_url, never "not found"
+    (a module would take a secret for absent without having looked)."""
+    server = emu.info["server_url"]
+    wrong = connect({"access_token": emu.info["tokens"]["ci"], "api_url": server + "/api/v0",
+                     "identity_url": server + "/identity", "use_state_file": False, "retries": 0})
+    seeded = vectors["seeded_secrets"][0]["id"]
+    for call in (lambda: wrong.get_secret(seeded), lambda: wrong.get_secrets([seeded], missing=[]),
+                 lambda: wrong.delete_secrets([seeded])):
+        with pytest.raises(ApiError) as info:
+            call()
+        assert not isinstance(info.value, NotFoundError) and info.value.status == 404
+        assert "without the API's error body" in str(info.value) and "api_url" in str(info.value)
+    assert any(s["id"] == seeded for s in emu.secrets()["secrets"])  # nothing was deleted
+
+
+def test_a_listing_without_a_list_of_secrets_is_an_error(emu):
+    """A JSON answer with no "secrets" (a proxy's) is no empty organization: a module would create
+    a secret that exists."""
+    from httpkit import ScriptedServer
+
+    server = emu.info["server_url"]
+    with ScriptedServer([(200, {}, {"object": "list"})]) as api:
+        odd = connect({"access_token": emu.info["tokens"]["ci"], "api_url": api.url,
+                       "identity_url": server + "/identity", "use_state_file": False, "retries": 0})
+        with pytest.raises(ApiError, match="list secrets: the server's answer has no list of secrets"):
+            odd.list_secrets()
+        with pytest.raises(ApiError, match="no list of secrets"):
+            odd.list_secrets(PROD)
+
+
+def test_a_date_no_calendar_holds_is_no_crash(emu):
+    """A sync answer dated in the year 10000: this machine's time stands in for the server's."""
+    from httpkit import ScriptedServer
+
+    server = emu.info["server_url"]
+    with ScriptedServer([(200, {}, {"hasChanges": True, "secrets": {"data": []}})],
+                        date="Fri, 31 Dec 9999 23:59:59 -2359") as api:
+        odd = connect({"access_token": emu.info["tokens"]["ci"], "api_url": api.url,
+                       "identity_url": server + "/identity", "use_state_file": False, "retries": 0})
+        before = time.time()
+        changed, data, as_of = odd.sync_raw(None)
+    assert changed and data == [] and before - 1 <= as_of.timestamp() <= time.time()

@@ -222,7 +222,7 @@ class Project:
 
 
 class Secret:
-    __slots__ = ("id", "key", "value", "note", "project_ids", "creation", "revision")
+    __slots__ = ("id", "key", "value", "note", "project_ids", "creation", "revision", "versions")
 
     def __init__(self, sid, key, value, note, project_ids, ticks):
         self.id = sid
@@ -232,6 +232,7 @@ class Secret:
         self.project_ids = list(project_ids)
         self.creation = ticks
         self.revision = ticks
+        self.versions = []  # [(old value EncString, ticks, editor account id)]: updates sent with valueChanged
 
 
 class MachineAccount:
@@ -867,6 +868,8 @@ def _secret_body(req):
     project_ids = _uuid_list(body.get("projectIds"), "projectIds")
     if project_ids and len(project_ids) > 1:
         raise bad_request("Secrets can only belong to one project.")
+    if not isinstance(body.get("valueChanged", False), bool):  # the update's flag; a create ignores it
+        raise invalid_model("$.valueChanged", "The JSON value could not be converted to System.Boolean.")
     return body["key"], body["value"], body["note"], project_ids
 
 
@@ -1062,6 +1065,8 @@ class Api:
             pid = self._writable_project(req.account, project_ids)
             ticks = world.clock.now()
             world.touch(secret.project_ids + [pid], ticks)
+            if req.json().get("valueChanged") is True:  # as the server: the old value becomes a version
+                secret.versions.append((secret.value, ticks, req.account.id))
             secret.key, secret.value, secret.note = key, value, note
             secret.project_ids = [pid]
             secret.revision = ticks
@@ -1226,9 +1231,10 @@ class Admin:
             for secret in self.world.secrets.values():
                 item = {"id": secret.id, "projectIds": list(secret.project_ids),
                         "creationDate": format_ticks(secret.creation),
-                        "revisionDate": format_ticks(secret.revision)}
+                        "revisionDate": format_ticks(secret.revision), "versions": len(secret.versions)}
                 if with_cipher:
-                    item.update(key=secret.key, value=secret.value, note=secret.note)
+                    item.update(key=secret.key, value=secret.value, note=secret.note,
+                                versionValues=[value for value, _ticks, _editor in secret.versions])
                 items.append(item)
         return Response.json(200, {"count": len(items), "secrets": items})
 
@@ -1368,8 +1374,8 @@ class App:
         return None
 
     def _serve(self, route, req):
-        if route is None:
-            return Response.json(404, error_body(NOT_FOUND_MESSAGE))
+        if route is None:  # no route: ASP.NET's bare 404, not the API's error body
+            return Response(404)
         if route.kind == "api":
             req.account = self.tokens.authenticate(req.headers.get("Authorization"))
             if req.account is None:

@@ -120,6 +120,25 @@ def test_bws_secrets_keys_that_are_shell_code_never_reach_the_shell(nrunner, ext
     assert not marker.exists()
 
 
+def test_bws_secrets_variables_that_run_code_never_reach_a_host(nrunner, extra, world, tmp_path):
+    """A secret named BASH_ENV in a project used whole as a task's environment: bash would run the
+    script its value names on every host. The lookup refuses it (or leaves it out)."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "hostile.sh"
+    script.write_text("touch %s\n" % marker)
+    project = world.client.create_project("Env-Hostile")
+    made = [world.client.create_secret("BASH_ENV", str(script), "", project.id),
+            world.client.create_secret("INJ_OK", "fine", "", project.id)]
+    try:
+        result = nrunner.run(DICT / "environment_runs_code.yml", dict(extra, hostile_project="Env-Hostile"))
+    finally:
+        world.client.delete_secrets([secret.id for secret in made])
+        world.client.delete_projects([project.id])
+    assert_ok(result)
+    assert "rescued=1" in result.stdout and "failed=0" in result.stdout
+    assert not marker.exists()
+
+
 def test_bws_secrets_without_cache(nrunner, extra, world):
     """Each evaluation of the dict lookup is one full sync, whatever the projects and keys."""
     assert_ok(nrunner.run(DICT / "dict.yml", extra, env={"BWS_CACHE": "false"}))

@@ -43,6 +43,11 @@ def writes(emulator):
     return dict((name, routes[name]) for name in WRITES if routes.get(name))
 
 
+def versions(emulator, secret_id):
+    """How many old values the server kept for the secret (updates sent with valueChanged)."""
+    return next(s["versions"] for s in emulator.secrets()["secrets"] if s["id"] == secret_id)
+
+
 def by_key(client, project_id):
     found = {}
     for listed in client.list_secrets(project_id):
@@ -91,6 +96,7 @@ def test_update_value_note_and_key_sends_current_project(runner, expected, emula
     assert writes(emulator) == {"PUT /secrets/{id}": 1}
     current = client.get_secret(created.id)
     assert (current.value, current.note, current.project_ids) == ("after-value", "before note", [PROD])
+    assert versions(emulator, created.id) == 1  # the server was told the value changed: it kept the old one
 
     emulator.reset()
     converge(runner, expected, [{"key": "MOD_UPDATE", "note": "  after note  ", "project": "Production"}], [True],
@@ -98,6 +104,7 @@ def test_update_value_note_and_key_sends_current_project(runner, expected, emula
     assert writes(emulator) == {"PUT /secrets/{id}": 1}
     current = client.get_secret(created.id)
     assert (current.value, current.note, current.project_ids) == ("after-value", "after note", [PROD])
+    assert versions(emulator, created.id) == 1  # a note changed: no new version
 
     emulator.reset()
     converge(runner, expected, [{"id": created.id, "key": "MOD_UPDATE_RENAMED"}], [True])
@@ -190,6 +197,20 @@ def test_delete_then_absent_is_a_no_op(runner, expected, emulator, client):
     assert writes(emulator) == {}
 
 
+def test_a_wrong_api_url_is_an_error_not_an_absent_secret(runner, expected, emulator, client):
+    """A 404 from no route of the API (a wrong api_url, a proxy's page) is no "already absent"."""
+    kept = client.create_secret("MOD_WRONG_URL", "v", "", PROD)
+    emulator.reset()
+    server = emulator.info["server_url"]
+    result = runner.run(TARGET / "converge.yml", dict(expected, declared=[{"id": kept.id, "state": "absent"}],
+                                                      expect_changed=[False]),
+                        env={"BWS_API_URL": server + "/api/v0", "BWS_IDENTITY_URL": server + "/identity"})
+    assert result.returncode != 0 and "Traceback" not in result.stdout, result.stdout[-3000:]
+    assert "without the API's error body" in result.stdout and "api_url" in result.stdout, result.stdout[-3000:]
+    assert writes(emulator) == {} and any(s["id"] == kept.id for s in emulator.secrets()["secrets"])
+    client.delete_secrets([kept.id])
+
+
 def test_on_create_sets_the_value_once(runner, expected, emulator, client):
     existing = client.create_secret("MOD_ON_CREATE_EXISTING", "generated-long-ago", "", PROD)
     emulator.reset()
@@ -254,12 +275,15 @@ def test_missing_libraries_give_a_clear_message(runner, expected, tmp_path):
     assert "rescued=1" in result.stdout
 
 
-def test_a_write_is_seen_at_once_by_lookups_with_cache_ttl(runner, expected, emulator, client):
+@pytest.mark.parametrize("module_state_file", [True, False])
+def test_a_write_is_seen_at_once_by_lookups_with_cache_ttl(runner, expected, emulator, client, module_state_file):
     """The module's write removes the lookups' sync cache of its token: the next lookup with
-    cache_ttl fetches afresh (one sync) instead of answering the old value for 10 minutes."""
-    created = client.create_secret("MOD_CACHED", "cached-before", "", PROD)
+    cache_ttl fetches afresh (one sync) instead of answering the old value for 10 minutes; so
+    does a module that keeps no state file itself (the lookups' cache is in state_dir all the same)."""
+    created = client.create_secret("MOD_CACHED_%s" % module_state_file, "cached-before", "", PROD)
     emulator.reset()
-    extra = dict(expected, secret_id=created.id, old_value="cached-before", new_value="cached-after")
+    extra = dict(expected, secret_id=created.id, old_value="cached-before", new_value="cached-after",
+                 module_state_file=module_state_file)
     assert_ok(runner.run(TARGET / "cache.yml", extra))
     routes = emulator.stats()["routes"]
     assert routes["GET /organizations/{org}/secrets/sync"] == 2, routes  # fill, and again after the write

@@ -85,6 +85,22 @@ def test_symlink_is_not_followed(token, tmp_path):
     assert not link.is_symlink() and state.load() == (JWT, ORG_KEY)
 
 
+def test_a_hard_link_is_neither_read_nor_tightened_nor_written_through(token, tmp_path):
+    """A hard link planted as the state file (a directory others can write to) may be any file of
+    this user's: it is not read, its mode is not changed, and saving replaces the link."""
+    victim = tmp_path / "victim"
+    victim.write_text("a file of the user's, world-readable on purpose")
+    victim.chmod(0o644)
+    link = tmp_path / token.access_token_id
+    os.link(str(victim), str(link))
+    state = StateFile(str(link), token.encryption_key)
+    assert state.load() is None
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644
+    state.save(JWT, ORG_KEY)
+    assert victim.read_text() == "a file of the user's, world-readable on purpose"
+    assert link.stat().st_nlink == 1 and state.load() == (JWT, ORG_KEY)
+
+
 def test_unwritable_directory(token, tmp_path):
     if os.geteuid() == 0:
         blocker = tmp_path / "file"

@@ -229,6 +229,24 @@ def test_symlink_or_directory_in_the_way_means_asking_without_sharing(state, tmp
     assert len(ask.calls()) == 3
 
 
+def test_a_hard_link_in_the_way_is_never_written_through(state, tmp_path):
+    """A hard link planted where the answer goes (a state directory others can write to) may be
+    any file of this user's: the worker asks, and leaves that file as it was."""
+    ask = Asker(tmp_path / "calls")
+    controller = os.getpid()
+    _in_child(lambda: _answers(state, controller=controller).answer(["q"], ask))
+    (name,) = _files(state)
+    path = os.path.join(os.path.dirname(state), name)
+    os.unlink(path)
+    victim = tmp_path / "victim"
+    victim.write_text("the user's own file")
+    victim.chmod(0o644)
+    os.link(str(victim), path)
+    assert _in_child(lambda: _answers(state, controller=controller).answer(["q"], ask)) == ["ok", ANSWER]
+    assert victim.read_text() == "the user's own file" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+    assert len(ask.calls()) == 2
+
+
 def test_a_lock_held_too_long_means_asking_without_waiting_more(state, tmp_path):
     ask = Asker(tmp_path / "calls", seconds=3)
     controller = os.getpid()
