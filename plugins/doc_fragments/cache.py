@@ -61,9 +61,10 @@ options:
         how ansible-core runs tasks in worker processes (tested with ansible-core 2.16 to
         2.21); where that cannot be read, every host asks the server, as with V(false).
       - With V(false) (or without sharing), each host's worker loads Python's HTTP and TLS
-        modules and sends its own request, roughly 20 to 30 ms of controller CPU per host
-        more than reading a shared answer (measured in the collection's C(docs/performance.md));
-        the C(bws.secrets.preload) callback loads them once in the controller instead.
+        modules and sends its own request. In the collection's benchmark (C(docs/performance.md),
+        2 cores) a lookup then costs roughly 20 to 40 ms of controller CPU per host over
+        C(ansible.builtin.env), against 10 to 20 with shared answers. The C(bws.secrets.preload)
+        callback loads those modules once in the controller instead.
     type: bool
     default: true
 """

@@ -52,7 +52,8 @@ options:
     default: ~/.config/bws/state
   use_state_file:
     description:
-      - Set to V(false) to never read or write a state file (log in on every run).
+      - Set to V(false) to never read or write a state file (log in on every run; lookups then
+        keep no sync cache and the hosts of a task do not share answers).
       - Read from the E(BWS_USE_STATE_FILE) environment variable when not set.
     type: bool
     default: true

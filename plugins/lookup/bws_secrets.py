@@ -59,13 +59,16 @@ options:
         letters, digits and V(_), not starting with a digit; the rule of C(bws run)), or is one of
         the well-known variables that make shells, the dynamic loader, interpreters or git load
         or run what they name (V(PATH), V(BASH_ENV), V(LD_PRELOAD), V(PYTHONPATH),
-        V(NODE_OPTIONS), V(GIT_SSH_COMMAND), V(PAGER) and the like, in any case).
+        V(NODE_OPTIONS), V(GIT_SSH_COMMAND), V(PAGER) and the like), unless asked for by its exact
+        name in O(keys) or the terms (no glob).
       - ansible-core writes the keys of a task's C(environment) into the command line of the
         managed host unquoted, so a key such as V($(reboot\)), which anyone with write access to
         the project can create, would run on every host; a secret named V(LD_PRELOAD) or
         V(BASH_ENV) would have the host's programs run what its value names.
       - No such list is complete. For a dictionary used as C(environment), give O(keys) the names
         you expect.
+      - A term or O(keys) entry shaped like an access token is refused (the token goes in
+        O(access_token)), whatever this option says.
       - V(error) fails naming the secret; V(skip) leaves the secret out, with a warning; V(allow)
         keeps it, for a dictionary never used as C(environment) (a template or C(set_fact)).
     type: str
@@ -134,15 +137,18 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BW
 
 # An environment variable name, as ``bws run`` requires; any other key could reach a shell
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# Variables that make shells, the dynamic loader, interpreters or git load or run what they
-# name (the well-known ones: no list is complete); any case, for Windows hosts
+# Variables that make POSIX shells, the dynamic loader, interpreters or git load or run what
+# they name (the well-known ones: no list is complete)
 _RUNS_CODE = re.compile(
-    r"(?:BASH_ENV|ENV|BASH_FUNC_\w*|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|PATH|CDPATH|SHELL"
-    r"|LD_\w+|DYLD_\w+|PYTHON[A-Z]+|PERL5OPT|PERL5LIB|PERLLIB|PERL5DB|RUBYOPT|RUBYLIB|NODE_OPTIONS|NODE_PATH"
+    r"(?:BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|PATH|CDPATH|SHELL"
+    r"|LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_INSERT_LIBRARIES|DYLD_(?:FALLBACK_)?(?:LIBRARY|FRAMEWORK)_PATH"
+    r"|PYTHONPATH|PYTHONHOME|PYTHONSTARTUP|PYTHONBREAKPOINT|PYTHONWARNINGS|PYTHONINSPECT|PYTHONUSERBASE"
+    r"|PYTHONPLATLIBDIR|PYTHONEXECUTABLE|PERL5OPT|PERL5LIB|PERLLIB|PERL5DB|RUBYOPT|RUBYLIB|NODE_OPTIONS|NODE_PATH"
     r"|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|GCONV_PATH|OPENSSL_CONF|OPENSSL_ENGINES"
-    r"|GIT_SSH|GIT_SSH_COMMAND|GIT_ASKPASS|GIT_EXEC_PATH|GIT_CONFIG_\w+|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF"
-    r"|GIT_PAGER|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_TEMPLATE_DIR|\w*ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER"
-    r"|BROWSER|LESSOPEN|LESSCLOSE)\Z", re.IGNORECASE)
+    r"|GIT_SSH|GIT_SSH_COMMAND|GIT_ASKPASS|GIT_EXEC_PATH|GIT_CONFIG_[A-Z0-9_]+|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF"
+    r"|GIT_PAGER|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_TEMPLATE_DIR|[A-Z_]*ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER"
+    r"|BROWSER|LESSOPEN|LESSCLOSE)\Z")
+_GLOB = re.compile(r"[*?[]")
 
 
 class LookupModule(BWSLookupBase):
@@ -152,27 +158,30 @@ class LookupModule(BWSLookupBase):
         projects, on_duplicate = self.option("project"), self.option("on_duplicate")
         found = self.shared(["bws_secrets", projects, patterns, on_duplicate],
                             lambda: self._find(projects, patterns, on_duplicate))
-        return [dict((secret.key, secret.value) for secret in self._named(found))]
+        meant = set(pattern for pattern in patterns if not _GLOB.search(pattern))  # names asked for exactly
+        return [dict((secret.key, secret.value) for secret in self._named(found, meant))]
 
-    def _named(self, secrets):
-        """``secrets`` whose keys are variable names, as on_invalid_name says (never a value in a message)."""
+    def _named(self, secrets, meant):
+        """``secrets`` whose keys are safe variable names, as on_invalid_name says (never a value in
+        a message); a name in ``meant`` (asked for exactly) may be a code-running variable."""
         policy = self.option("on_invalid_name")
         if policy == "allow":
             return secrets
-        invalid = [secret for secret in secrets if _unsafe_name(secret.key)]
+        invalid = [secret for secret in secrets if _unsafe_name(secret.key, secret.key in meant)]
         if not invalid:
             return secrets
-        names = ", ".join("%r (secret %s: %s)" % (secret.key, secret.id, _unsafe_name(secret.key))
+        names = ", ".join("%r (secret %s: %s)" % (secret.key, secret.id, _unsafe_name(secret.key, False))
                           for secret in invalid[:10])
         if policy == "error":
             raise AnsibleLookupError(
                 "key %s: used in environment:, it would reach the managed host's shell or change what its "
-                "programs run. Rename the secret, narrow 'keys' (best: the names you expect) or 'project', or "
+                "programs run. Rename the secret, narrow 'keys' (best: the names you expect; a variable such as "
+                "PATH named exactly there is taken as meant) or 'project', or "
                 "set on_invalid_name=skip (leave it out) or allow (for a dictionary never used as environment:)"
                 % names)
         display.warning("bws_secrets: left out, as on_invalid_name=skip says, the secret(s) whose key is no safe "
                         "environment variable name: %s" % names)
-        return [secret for secret in secrets if not _unsafe_name(secret.key)]
+        return [secret for secret in secrets if not _unsafe_name(secret.key, secret.key in meant)]
 
     def _find(self, projects, patterns, on_duplicate):
         """Ask the server (or the sync cache) for the secrets of the dictionary, in its order."""
@@ -183,10 +192,11 @@ class LookupModule(BWSLookupBase):
             client, projects=projects, patterns=patterns, on_duplicate=on_duplicate, source=source)).values())
 
 
-def _unsafe_name(key):
-    """Why ``key`` must not become an environment variable, or None."""
+def _unsafe_name(key, meant):
+    """Why ``key`` must not become an environment variable, or None; ``meant``: the key was asked
+    for by its exact name, so a code-running variable is what the playbook wants."""
     if not _ENV_NAME.match(key):
         return "not a valid environment variable name (letters, digits and _, not starting with a digit)"
-    if _RUNS_CODE.match(key):
+    if not meant and _RUNS_CODE.match(key):
         return "a variable that makes shells, the loader or interpreters load or run what it names"
     return None

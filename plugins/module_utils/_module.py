@@ -19,12 +19,14 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ._cache import cache_path
 from ._cache import discard as discard_cache
 from ._errors import ApiError, BWSSDKError, NotFoundError, StateFileError
 from ._options import connect, missing_libraries, module_argspec
 from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
 from ._state import CREATE_LOCK_SUFFIX, LOCK_TIMEOUT, ensure_dir, file_lock, state_file_path
+from ._task_answers import answer_files
 from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
@@ -120,10 +122,15 @@ class BWSModule(AnsibleModule):
         client = self._client
         if client is None or not client.wrote:
             return
+        state_file = client.auth.state_file
+        if state_file is None:  # no state file of its own: lookups of the token may keep theirs in state_dir
+            try:
+                state_file = state_file_path(self.params.get("state_dir"), client.auth.client_token.access_token_id)
+            except StateFileError:
+                return  # no home directory: no lookup keeps anything there either
+            if not (os.path.lexists(cache_path(state_file)) or answer_files(state_file)):
+                return  # nothing of theirs to remove: the state directory is left alone
         try:
-            # without use_state_file too: lookups of the same token may keep their cache in state_dir
-            token_id = client.auth.client_token.access_token_id
-            state_file = client.auth.state_file or state_file_path(self.params.get("state_dir"), token_id)
             discard_cache(state_file)
             discard_task_answers(state_file)
         except StateFileError as exc:

@@ -181,7 +181,7 @@ def read_private(path):
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
             return None
-        if info.st_nlink != 1:  # a hard link planted here may be any file of this user's: neither read nor chmod it
+        if info.st_nlink > 1:  # a hard link planted here may be any file of this user's: neither read nor chmod it
             return None
         if info.st_mode & 0o077:
             try:

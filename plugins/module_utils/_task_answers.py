@@ -41,7 +41,7 @@ STALE_AFTER = 600  # seconds: no task waits that long for an answer
 WAIT_STEP = 0.01  # seconds: how often, at most, a worker waiting for an answer looks again
 
 
-def _answer_files(state_path):
+def answer_files(state_path):
     """Paths of every answer file of the token whose state file is ``state_path``."""
     directory, prefix = os.path.split(state_path)
     prefix += ANSWER_INFIX
@@ -55,7 +55,7 @@ def _answer_files(state_path):
 def discard(state_path, lock_timeout=LOCK_TIMEOUT):
     """Remove every shared answer of the token, after a write through it: the other hosts of a
     task then ask the server. Raises StateFileError."""
-    paths = _answer_files(state_path)
+    paths = answer_files(state_path)
     if paths:
         remove_under_lock(os.path.dirname(state_path), paths, "shared answer", lock_timeout)
 
@@ -105,7 +105,7 @@ class TaskAnswers:
         while this process waited for it is used whatever its age (a failure after several long
         tries can take longer than MAX_AGE): it was written after this process began to wait."""
         info = os.fstat(fd)
-        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_nlink != 1
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_nlink > 1
                 or not _linked(path, info)):  # a hard link may be any file of this user's: never write through it
             raise StateFileError("%s is not a file of ours" % path)
         if info.st_mode & 0o077:
@@ -143,7 +143,7 @@ class TaskAnswers:
         """Remove the answers of controllers that are gone, and any older than STALE_AFTER."""
         now = time.time()
         prefix = os.path.basename(self.state_path) + ANSWER_INFIX
-        for path in _answer_files(self.state_path):
+        for path in answer_files(self.state_path):
             if path == keep:
                 continue
             pid = os.path.basename(path)[len(prefix):].split("-", 1)[0]

@@ -77,16 +77,19 @@ class BWSLookupBase(LookupBase):
         raise NotImplementedError
 
     def _check_token_given(self, definitions, variables, kwargs):
-        """Refuse an access token that is not text before Ansible's own type check, which would
-        quote it in its error (a list from query(), a dictionary)."""
-        names = [entry["name"] for entry in (definitions.get("access_token") or {}).get("vars") or []]
-        given = [kwargs.get("access_token")]
-        if isinstance(variables, Mapping):
-            given += [variables.get(name) for name in names]
-        for value in given:
-            if value is not None and not isinstance(value, str):
-                raise AnsibleLookupError("%s: access_token must be text, not a %s (not shown)"
-                                         % (self._name(), kind_of(value)))
+        """Refuse an access token that is a list (or, given as a keyword, a dictionary) before
+        Ansible's own type check, which would quote it in its error (a list from query()). A
+        vault-encrypted token is no str but is fine: Ansible decrypts it. A dictionary in the
+        variable is ignored with a warning (``_clashing_variables``), as before."""
+        if "access_token" in kwargs:
+            given, refused = kwargs["access_token"], (list, tuple, set, Mapping)
+        else:
+            names = [entry["name"] for entry in (definitions.get("access_token") or {}).get("vars") or []]
+            found = [variables.get(name) for name in names] if isinstance(variables, Mapping) else []
+            given, refused = next((value for value in found if value is not None), None), (list, tuple, set)
+        if isinstance(given, refused):
+            raise AnsibleLookupError("%s: access_token must be text, not a %s (not shown)"
+                                     % (self._name(), kind_of(given)))
 
     def _refuse_tokens(self, terms, definitions):
         """Refuse a term, project or key pattern shaped like an access token without echoing it:

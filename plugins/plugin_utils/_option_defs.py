@@ -254,9 +254,10 @@ SHARED = {
             ),
             (
                 "With V(false) (or without sharing), each host's worker loads Python's HTTP and TLS modules "
-                'and sends its own request, roughly 20 to 30 ms of controller CPU per host more than '
-                "reading a shared answer (measured in the collection's C(docs/performance.md)); the "
-                'C(bws.secrets.preload) callback loads them once in the controller instead.'
+                "and sends its own request. In the collection's benchmark (C(docs/performance.md), 2 cores) "
+                'a lookup then costs roughly 20 to 40 ms of controller CPU per host over '
+                'C(ansible.builtin.env), against 10 to 20 with shared answers. The C(bws.secrets.preload) '
+                'callback loads those modules once in the controller instead.'
             ),
         ],
         'env': [
@@ -314,7 +315,10 @@ SHARED = {
     'use_state_file': {
         'default': True,
         'description': [
-            'Set to V(false) to never read or write a state file (log in on every run).',
+            (
+                'Set to V(false) to never read or write a state file (log in on every run; lookups then '
+                'keep no sync cache and the hosts of a task do not share answers).'
+            ),
             'Read from the E(BWS_USE_STATE_FILE) environment variable when not set.',
         ],
         'env': [
@@ -431,7 +435,8 @@ DEFINITIONS = {
                     'letters, digits and V(_), not starting with a digit; the rule of C(bws run)), or is one of '
                     'the well-known variables that make shells, the dynamic loader, interpreters or git load or '
                     'run what they name (V(PATH), V(BASH_ENV), V(LD_PRELOAD), V(PYTHONPATH), V(NODE_OPTIONS), '
-                    'V(GIT_SSH_COMMAND), V(PAGER) and the like, in any case).'
+                    'V(GIT_SSH_COMMAND), V(PAGER) and the like), unless asked for by its exact name in O(keys) '
+                    'or the terms (no glob).'
                 ),
                 (
                     "ansible-core writes the keys of a task's C(environment) into the command line of the "
@@ -442,6 +447,10 @@ DEFINITIONS = {
                 (
                     'No such list is complete. For a dictionary used as C(environment), give O(keys) the names '
                     'you expect.'
+                ),
+                (
+                    'A term or O(keys) entry shaped like an access token is refused (the token goes in '
+                    'O(access_token)), whatever this option says.'
                 ),
                 (
                     'V(error) fails naming the secret; V(skip) leaves the secret out, with a warning; V(allow) '

@@ -868,8 +868,6 @@ def _secret_body(req):
     project_ids = _uuid_list(body.get("projectIds"), "projectIds")
     if project_ids and len(project_ids) > 1:
         raise bad_request("Secrets can only belong to one project.")
-    if not isinstance(body.get("valueChanged", False), bool):  # the update's flag; a create ignores it
-        raise invalid_model("$.valueChanged", "The JSON value could not be converted to System.Boolean.")
     return body["key"], body["value"], body["note"], project_ids
 
 
@@ -1056,6 +1054,8 @@ class Api:
 
     def secret_update(self, req):
         key, value, note, project_ids = _secret_body(req)
+        if not isinstance(req.json().get("valueChanged", False), bool):  # the update's flag; a create ignores it
+            raise invalid_model("$.valueChanged", "The JSON value could not be converted to System.Boolean.")
         world = self.world
         with world.lock:
             secret, access = self._readable_secret(req, self._param_id(req))

@@ -90,6 +90,24 @@ def test_options_from_vars_and_ini(runner, expected, emulator):
     assert emulator.stats()["routes"].get("POST /secrets/get-by-ids") == 1
 
 
+def test_a_vault_encrypted_token_is_taken(runner, expected, emulator):
+    """An inline !vault token is no str before ansible-core decrypts it: it must not be taken for
+    a list or dictionary given as the token."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    vault = VaultLib([("default", VaultSecret(b"vault password of the test"))])
+    cipher = vault.encrypt(emulator.info["tokens"]["ci"]).decode()
+    block = "".join("  %s\n" % line for line in cipher.splitlines())
+    vars_file = runner.workdir / "vaulted.yml"
+    vars_file.write_text("bws_access_token: !vault |\n%svaulted_token: !vault |\n%s" % (block, block))
+    password = runner.workdir / "vault-password"
+    password.write_text("vault password of the test\n")
+    result = runner.run(TARGET / "vaulted.yml", dict(expected, vaulted_vars_file=str(vars_file)),
+                        env={"BWS_ACCESS_TOKEN": None, "ANSIBLE_VAULT_PASSWORD_FILE": str(password)})
+    assert_ok(result)
+    assert emulator.stats()["routes"].get("POST /secrets/get-by-ids") == 2
+
+
 def test_keywords_and_clashing_variables(runner, expected, emulator):
     """A misspelt keyword fails naming the options (bws_secrets would otherwise read every
     project); a dictionary in bws_project (a registered result) is ignored with a warning."""

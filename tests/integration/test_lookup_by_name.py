@@ -122,13 +122,14 @@ def test_bws_secrets_keys_that_are_shell_code_never_reach_the_shell(nrunner, ext
 
 def test_bws_secrets_variables_that_run_code_never_reach_a_host(nrunner, extra, world, tmp_path):
     """A secret named BASH_ENV in a project used whole as a task's environment: bash would run the
-    script its value names on every host. The lookup refuses it (or leaves it out)."""
+    script its value names on every host. The lookup refuses it (or leaves it out), not names
+    that merely look alike (LD_SDK_KEY, ENV), and takes it when asked for by its exact name."""
     marker = tmp_path / "ran"
     script = tmp_path / "hostile.sh"
     script.write_text("touch %s\n" % marker)
     project = world.client.create_project("Env-Hostile")
-    made = [world.client.create_secret("BASH_ENV", str(script), "", project.id),
-            world.client.create_secret("INJ_OK", "fine", "", project.id)]
+    made = [world.client.create_secret(key, value, "", project.id) for key, value in (
+        ("BASH_ENV", str(script)), ("INJ_OK", "fine"), ("LD_SDK_KEY", "sdk-key"), ("ENV", "production"))]
     try:
         result = nrunner.run(DICT / "environment_runs_code.yml", dict(extra, hostile_project="Env-Hostile"))
     finally:

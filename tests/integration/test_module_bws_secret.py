@@ -291,6 +291,22 @@ def test_a_write_is_seen_at_once_by_lookups_with_cache_ttl(runner, expected, emu
     assert client.get_secret(created.id).value == "cached-after"
 
 
+def test_without_a_state_file_a_write_leaves_an_empty_state_dir_alone(runner, expected, emulator, client, tmp_path):
+    """use_state_file=false: with nothing of the lookups' in state_dir, the module's write leaves the
+    directory as it was and says nothing about it (the cache test above covers the removal)."""
+    created = client.create_secret("MOD_NO_STATE", "before", "", PROD)
+    emulator.reset()
+    state_dir = tmp_path / "untouched"
+    state_dir.mkdir(mode=0o700)
+    result = runner.run(TARGET / "converge.yml", dict(expected, declared=[{"id": created.id, "value": "after"}],
+                                                      expect_changed=[True]),
+                        env={"BWS_USE_STATE_FILE": "false", "BWS_STATE_DIR": str(state_dir)})
+    assert_ok(result)
+    assert "[WARNING]" not in result.stdout, result.stdout[-3000:]
+    assert writes(emulator) == {"PUT /secrets/{id}": 1} and list(state_dir.iterdir()) == []
+    client.delete_secrets([created.id])
+
+
 def test_hosts_running_the_same_create_at_once_create_it_once(runner, expected, emulator, client):
     """Six hosts, forks 6, each running the create delegated to localhost, with 150 ms on every
     answer so that their runs overlap: one project and one secret are created, not six."""
