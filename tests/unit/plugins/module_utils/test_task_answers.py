@@ -211,13 +211,20 @@ def test_an_answer_under_another_key_is_not_used(state, tmp_path):
     assert len(ask.calls()) == 2
 
 
-def test_symlink_or_directory_in_the_way_means_asking_without_sharing(state, tmp_path):
+def _answer_path_emptied(state, tmp_path):
+    """(ask, controller, path): one answer asked in a child, then its file removed, so that the
+    test can plant something in its place."""
     ask = Asker(tmp_path / "calls")
     controller = os.getpid()
     _in_child(lambda: _answers(state, controller=controller).answer(["q"], ask))
     (name,) = _files(state)
     path = os.path.join(os.path.dirname(state), name)
     os.unlink(path)
+    return ask, controller, path
+
+
+def test_symlink_or_directory_in_the_way_means_asking_without_sharing(state, tmp_path):
+    ask, controller, path = _answer_path_emptied(state, tmp_path)
     target = tmp_path / "elsewhere"
     target.write_text("")
     os.symlink(str(target), path)
@@ -232,12 +239,7 @@ def test_symlink_or_directory_in_the_way_means_asking_without_sharing(state, tmp
 def test_a_hard_link_in_the_way_is_never_written_through(state, tmp_path):
     """A hard link planted where the answer goes (a state directory others can write to) may be
     any file of this user's: the worker asks, and leaves that file as it was."""
-    ask = Asker(tmp_path / "calls")
-    controller = os.getpid()
-    _in_child(lambda: _answers(state, controller=controller).answer(["q"], ask))
-    (name,) = _files(state)
-    path = os.path.join(os.path.dirname(state), name)
-    os.unlink(path)
+    ask, controller, path = _answer_path_emptied(state, tmp_path)
     victim = tmp_path / "victim"
     victim.write_text("the user's own file")
     victim.chmod(0o644)
