@@ -131,7 +131,7 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import re
 
 register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
 
-from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase, display  # noqa: E402
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase, warning  # noqa: E402
 
 
 class LookupModule(BWSLookupBase):
@@ -145,8 +145,8 @@ class LookupModule(BWSLookupBase):
         secrets = self.shared(["bws_secret", [str(term) for term in terms], project, tolerant],
                               lambda: self._find(terms, project, tolerant))
         if on_missing == "warn" and None in secrets:
-            display.warning("bws_secret: no secret the machine account can read matches %s (on_missing=warn: None "
-                            "in its place)" % ", ".join(repr(str(t)) for t, s in zip(terms, secrets) if s is None))
+            warning("bws_secret: no secret the machine account can read matches %s (on_missing=warn: None "
+                    "in its place)" % ", ".join(repr(str(t)) for t, s in zip(terms, secrets) if s is None))
         if field == "all":
             return [None if s is None else s.to_dict() for s in secrets]
         return [None if s is None else getattr(s, field) for s in secrets]

@@ -122,8 +122,6 @@ _raw:
 
 import re
 
-from ansible.errors import AnsibleLookupError
-
 from ansible_collections.bws.secrets.plugins.plugin_utils._bytecode import use_bytecode_cache
 
 use_bytecode_cache()  # before importing the rest: see _bytecode.py
@@ -132,7 +130,8 @@ from ansible_collections.bws.secrets.plugins.plugin_utils._config_defs import re
 
 register_option_definitions(__name__)  # Ansible then need not parse DOCUMENTATION: see _config_defs.py
 
-from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase, display  # noqa: E402
+from ansible_collections.bws.secrets.plugins.module_utils._errors import BWSSDKError  # noqa: E402
+from ansible_collections.bws.secrets.plugins.plugin_utils._lookup_base import BWSLookupBase, warning  # noqa: E402
 
 
 # An environment variable name, as ``bws run`` requires; any other key could reach a shell
@@ -167,21 +166,20 @@ class LookupModule(BWSLookupBase):
         policy = self.option("on_invalid_name")
         if policy == "allow":
             return secrets
-        invalid = [secret for secret in secrets if _unsafe_name(secret.key, secret.key in meant)]
-        if not invalid:
+        reasons = [(secret, _unsafe_name(secret.key, secret.key in meant)) for secret in secrets]
+        if not any(reason for _secret, reason in reasons):
             return secrets
-        names = ", ".join("%r (secret %s: %s)" % (secret.key, secret.id, _unsafe_name(secret.key, False))
-                          for secret in invalid[:10])
+        described = "; ".join("key %s: %s" % (_listed([s for s, r in reasons if r == reason]), reason)
+                              for reason in (_NOT_A_NAME, _RUNS) if any(r == reason for _s, r in reasons))
         if policy == "error":
-            raise AnsibleLookupError(
-                "key %s: used in environment:, it would reach the managed host's shell or change what its "
-                "programs run. Rename the secret, narrow 'keys' (best: the names you expect; a variable such as "
-                "PATH named exactly there is taken as meant) or 'project', or "
-                "set on_invalid_name=skip (leave it out) or allow (for a dictionary never used as environment:)"
-                % names)
-        display.warning("bws_secrets: left out, as on_invalid_name=skip says, the secret(s) whose key is no safe "
-                        "environment variable name: %s" % names)
-        return [secret for secret in secrets if not _unsafe_name(secret.key, secret.key in meant)]
+            runs = any(reason == _RUNS for _secret, reason in reasons)
+            raise BWSSDKError(  # BWSLookupBase.run hides a key shaped like a token
+                "%s. Used in environment:, such a key would reach the managed host's shell or change what its "
+                "programs run: rename the secret, narrow 'keys' or 'project'%s, or set on_invalid_name=skip (leave "
+                "it out) or allow (for a dictionary never used as environment:)"
+                % (described, " (a variable such as PATH named exactly in 'keys' is taken as meant)" if runs else ""))
+        warning("bws_secrets: left out, as on_invalid_name=skip says: %s" % described)
+        return [secret for secret, reason in reasons if not reason]
 
     def _find(self, projects, patterns, on_duplicate):
         """Ask the server (or the sync cache) for the secrets of the dictionary, in its order."""
@@ -192,11 +190,21 @@ class LookupModule(BWSLookupBase):
             client, projects=projects, patterns=patterns, on_duplicate=on_duplicate, source=source)).values())
 
 
+_NOT_A_NAME = "not a valid environment variable name (letters, digits and _, not starting with a digit)"
+_RUNS = "a variable that makes shells, the loader or interpreters load or run what it names"
+
+
 def _unsafe_name(key, meant):
     """Why ``key`` must not become an environment variable, or None; ``meant``: the key was asked
     for by its exact name, so a code-running variable is what the playbook wants."""
     if not _ENV_NAME.match(key):
-        return "not a valid environment variable name (letters, digits and _, not starting with a digit)"
+        return _NOT_A_NAME
     if not meant and _RUNS_CODE.match(key):
-        return "a variable that makes shells, the loader or interpreters load or run what it names"
+        return _RUNS
     return None
+
+
+def _listed(secrets, limit=10):
+    """"'K' (secret <id>), ..." for the first ``limit``, and how many more."""
+    text = ", ".join("%r (secret %s)" % (secret.key, secret.id) for secret in secrets[:limit])
+    return text + (" and %d more" % (len(secrets) - limit) if len(secrets) > limit else "")

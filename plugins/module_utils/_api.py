@@ -16,7 +16,7 @@ from ._crypto import encrypt_text
 from ._errors import ApiError, BWSSDKError, NotFoundError
 from ._http import http_date
 from ._models import Project, Secret, check_encrypted_length, validate_project_name, validate_secret_input
-from ._token import looks_like_token
+from ._token import TOKEN_NOT_SHOWN, looks_like_token
 
 NOT_SHARED = "not found or not shared with this machine account"
 
@@ -26,7 +26,7 @@ def check_uuid(value, what):
     try:
         return str(uuid.UUID(str(value).strip()))
     except ValueError:
-        shown = "(what looks like an access token, not shown)" if looks_like_token(str(value)) else repr(value)
+        shown = TOKEN_NOT_SHOWN if looks_like_token(str(value)) else repr(value)
         raise BWSSDKError("%s %s is not a valid UUID" % (what, shown)) from None
 
 
@@ -77,7 +77,7 @@ class SecretsManager:
                 raise ApiError("%s: the server answered HTTP %d without a JSON body" % (what, resp.status),
                                status=resp.status)
             return resp.json
-        raise self._error(resp, what)
+        raise self._error(resp, what, self.api_url)
 
     def _write(self, method, path, what, **kwargs):
         """``_call`` for a create, update or delete: ``wrote`` records that one was sent."""
@@ -85,15 +85,16 @@ class SecretsManager:
         return self._call(method, path, what, **kwargs)
 
     @staticmethod
-    def _error(resp, what):
+    def _error(resp, what, api_url="the server"):
         body = resp.json if isinstance(resp.json, dict) else {}
         message = body.get("message")
         message = str(message)[:200] if message is not None else None
         detail = _validation_text(body.get("validationErrors"))
         detail = ": " + detail if detail else (": " + message if message else "")
         if resp.status == 404 and not _is_error_body(resp.json):  # no such endpoint: a wrong URL or path
-            return ApiError("%s failed with HTTP 404 without the API's error body (the server has no such endpoint); "
-                            "is server_url the server's base URL (without /api), or api_url right?" % what, status=404)
+            return ApiError("%s failed with HTTP 404 without the API's error body (the API at %s has no such "
+                            "endpoint); is server_url the server's base URL (without /api), or api_url right?"
+                            % (what, api_url), status=404)
         if resp.status == 404:
             return NotFoundError("%s: %s" % (what, NOT_SHARED), status=404, server_message=message)
         if resp.status == 401:

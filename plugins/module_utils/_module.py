@@ -27,6 +27,7 @@ from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
 from ._state import CREATE_LOCK_SUFFIX, LOCK_TIMEOUT, ensure_dir, file_lock, state_file_path
 from ._task_answers import answer_files
+from ._token import looks_like_token, scrub_tokens
 from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
@@ -50,6 +51,10 @@ class BWSModule(AnsibleModule):
                 raise ValueError("option %s clashes with a connection option" % name)
             spec[name] = entry
         super(BWSModule, self).__init__(argument_spec=spec, **kwargs)
+        shaped = self._token_shaped()
+        if shaped:  # masked in the result (invocation included) too, as a no_log value
+            self.fail_json(msg="%s looks like an access token (not shown): the token goes in access_token (or "
+                               "BWS_ACCESS_TOKEN)" % shaped)
         if self._structured:
             name, kind = self._structured[0]
             self.fail_json(msg="%s must be text, not a %s: pass a dictionary or list through to_json to store it as "
@@ -71,6 +76,27 @@ class BWSModule(AnsibleModule):
         super(BWSModule, self)._load_params()
         self._structured = [(name, type(self.params[name])) for name, entry in sorted(self.argument_spec.items())
                             if entry.get("type") == "str" and isinstance(self.params.get(name), (dict, list))]
+
+    def _token_shaped(self):
+        """The first option other than the token and the value that holds something shaped like
+        an access token (a key, name or project), which Ansible would show; each such value
+        becomes a no_log value, masked wherever Ansible shows the result."""
+        found = None
+        for name, entry in sorted(self.argument_spec.items()):
+            if name in ("access_token", "value") or entry.get("no_log"):
+                continue
+            value = self.params.get(name)
+            for item in value if isinstance(value, list) else [value]:
+                if looks_like_token(item):
+                    self.no_log_values.add(item)
+                    found = found or name
+        return found
+
+    def warn(self, warning, **kwargs):
+        super(BWSModule, self).warn(scrub_tokens(warning), **kwargs)  # a key or name from the server shaped like a token
+
+    def fail_json(self, msg=None, **kwargs):
+        super(BWSModule, self).fail_json(msg=scrub_tokens(msg), **kwargs)
 
     def connection_options(self):
         return dict(self.params)

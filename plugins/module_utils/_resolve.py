@@ -119,8 +119,9 @@ class SecretIndex:
             raise NotFoundError("secret key %r: not found in %s" % (key, scope), status=404)
         if len(candidates) > 1:
             where = sorted(set(self.describe_project(pid) for s in candidates for pid in s.project_ids))
-            advice = ("use the secret id (%s)" % ", ".join(s.id for s in candidates) if project_ids is not None
-                      else "set 'project' to choose one, or use the secret id")
+            ids = ", ".join(s.id for s in candidates)
+            advice = ("use the secret id (%s)" % ids if project_ids is not None
+                      else "set 'project' to choose one, or use the secret id (%s)" % ids)
             raise AmbiguousError("secret key %r matches %d secrets (in projects %s): %s"
                                  % (key, len(candidates), ", ".join(where), advice))
         return candidates[0]
@@ -210,16 +211,16 @@ def secrets_dict(client, projects=None, patterns=None, on_duplicate="error", sou
         selected = index.in_projects(wanted)
     if patterns:
         selected = [s for s in selected if any(fnmatch.fnmatchcase(s.key, p) for p in patterns)]
-    result, seen = {}, {}
+    holders = {}  # key -> its secrets, oldest first
     for secret in sorted(selected, key=lambda s: (date_order(s.creation_date), s.id)):
-        if secret.key in result:
-            if on_duplicate == "error":
-                where = sorted(set(index.describe_project(p) for s in (seen[secret.key], secret) for p in s.project_ids))
-                raise AmbiguousError("key %r is held by several secrets (%s, in %s): set on_duplicate=first or "
-                                     "last, narrow 'project' or 'keys', or rename one"
-                                     % (secret.key, ", ".join((seen[secret.key].id, secret.id)), ", ".join(where)))
-            if on_duplicate == "first":
-                continue
-        result[secret.key] = secret
-        seen[secret.key] = secret
-    return result
+        holders.setdefault(secret.key, []).append(secret)
+    duplicated = [(key, held) for key, held in holders.items() if len(held) > 1]
+    if duplicated and on_duplicate == "error":  # every such key, with every holder: one fix, not one per run
+        described = "; ".join(
+            "key %r is held by several secrets (%s, in %s)" % (key, ", ".join(s.id for s in held), ", ".join(
+                sorted(set(index.describe_project(p) for s in held for p in s.project_ids))))
+            for key, held in duplicated[:10])
+        more = " and %d more keys" % (len(duplicated) - 10) if len(duplicated) > 10 else ""
+        raise AmbiguousError("%s%s: set on_duplicate=first or last, narrow 'project' or 'keys', or rename one"
+                             % (described, more))
+    return dict((key, held[0] if on_duplicate == "first" else held[-1]) for key, held in holders.items())

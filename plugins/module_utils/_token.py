@@ -32,6 +32,19 @@ def kind_of(value) -> str:
     return "list" if isinstance(value, (list, tuple, set)) else type(value).__name__
 
 
+TOKEN_NOT_SHOWN = "(what looks like an access token, not shown)"
+# A token and what follows it up to a quote, space or closing bracket: its secret and key
+_TOKEN_TEXT = re.compile(_TOKEN_SHAPE.pattern + r"[^\s'\",;)\]}]*")
+
+
+def scrub_tokens(text):
+    """``text`` with anything shaped like an access token replaced: messages name keys and
+    project names from the server, and a token stored as one would be shown."""
+    if isinstance(text, str) and _TOKEN_SHAPE.search(text):
+        return _TOKEN_TEXT.sub(TOKEN_NOT_SHOWN, text)
+    return text
+
+
 def looks_like_token(text) -> bool:
     """Whether ``text`` holds something shaped like an access token (never to be echoed)."""
     return isinstance(text, str) and _TOKEN_SHAPE.search(text) is not None

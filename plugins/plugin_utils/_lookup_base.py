@@ -21,13 +21,20 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import (Ambigu
 from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
 from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile, state_file_path
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
-from ansible_collections.bws.secrets.plugins.module_utils._token import ClientToken, kind_of, looks_like_token
+from ansible_collections.bws.secrets.plugins.module_utils._token import (ClientToken, kind_of, looks_like_token,
+                                                                         scrub_tokens)
 from ansible_collections.bws.secrets.plugins.plugin_utils._worker import current_task, freeze_inherited
 
 # The client (_options, _auth, _api, _http), the cache and the resolution are imported when a
 # lookup asks the server: a worker that reads an answer another host's worker got never loads them.
 
 display = Display()
+
+
+def warning(message):
+    """A warning of our lookups: a key or name from the server shaped like a token is not shown."""
+    display.warning(scrub_tokens(message))
+
 
 # The errors of a question that every host of a task would get alike, so they are shared too
 _SHARED_ERRORS = {"not_found": NotFoundError, "ambiguous": AmbiguousError, "failed": BWSSDKError}
@@ -56,9 +63,9 @@ class BWSLookupBase(LookupBase):
             if not clashing:
                 raise
             for name, option in clashing:
-                display.warning("%s: the variable %s holds a dictionary (a registered result?), not the option %s: "
-                                "ignored; give that variable another name (these lookups read every variable "
-                                "named like an option)" % (self._name(), name, option))
+                warning("%s: the variable %s holds a dictionary (a registered result?), not the option %s: "
+                        "ignored; give that variable another name (these lookups read every variable "
+                        "named like an option)" % (self._name(), name, option))
             variables = _VariablesWithout(variables, [name for name, _option in clashing])
             self.set_options(var_options=variables, direct=kwargs)
         self._task_vars = variables or {}
@@ -67,7 +74,7 @@ class BWSLookupBase(LookupBase):
         try:
             result = self.lookup(terms)
         except BWSSDKError as exc:
-            raise AnsibleLookupError(str(exc)) from None
+            raise AnsibleLookupError(scrub_tokens(str(exc))) from None
         finally:
             for client in self._clients:
                 client.http.close()
@@ -88,8 +95,8 @@ class BWSLookupBase(LookupBase):
             found = [variables.get(name) for name in names] if isinstance(variables, Mapping) else []
             given, refused = next((value for value in found if value is not None), None), (list, tuple, set)
         if isinstance(given, refused):
-            raise AnsibleLookupError("%s: access_token must be text, not a %s (not shown)"
-                                     % (self._name(), kind_of(given)))
+            raise AnsibleLookupError("%s: access_token must be text, not a %s (not shown)%s" % (
+                self._name(), kind_of(given), "; use lookup('env', ...), not query()" if isinstance(given, list) else ""))
 
     def _refuse_tokens(self, terms, definitions):
         """Refuse a term, project or key pattern shaped like an access token without echoing it:
@@ -103,8 +110,7 @@ class BWSLookupBase(LookupBase):
         for what, value in given:
             if looks_like_token(value):
                 raise AnsibleLookupError("%s: %s looks like an access token (not shown); the token goes in "
-                                         "access_token (or BWS_ACCESS_TOKEN), terms name secrets by id or key"
-                                         % (self._name(), what))
+                                         "access_token (or BWS_ACCESS_TOKEN, bws_access_token)" % (self._name(), what))
 
     def _name(self):
         return getattr(self, "ansible_name", None) or getattr(self, "_load_name", None) or type(self).__name__
@@ -121,7 +127,7 @@ class BWSLookupBase(LookupBase):
         from ansible_collections.bws.secrets.plugins.module_utils._options import CONNECTION_OPTIONS, connect
 
         options = dict((name, self.option(name)) for name in CONNECTION_OPTIONS)
-        client = connect(options, warn=display.warning)
+        client = connect(options, warn=warning)
         self.__dict__.setdefault("_clients", []).append(client)  # run() sets it; a caller outside run() may not
         return client
 
@@ -203,7 +209,7 @@ class BWSLookupBase(LookupBase):
         try:
             return cache.secrets(everything)
         except StateFileError as exc:
-            display.warning("%s: continuing without the cache" % exc)
+            warning("%s: continuing without the cache" % exc)
             return None
 
 

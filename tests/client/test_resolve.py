@@ -119,3 +119,19 @@ def test_misses_are_counted_only_when_the_list_that_names_them_worked(client, fr
             client.get_secrets([ascii_id, nowhere])
     finally:
         fresh_emulator.faults({})
+
+
+def test_every_duplicated_key_and_every_holder_is_named_at_once(client):
+    """One error lists each key held twice or more, with all its holders, so that one fix does;
+    a key matched in several projects names the ids to choose from."""
+    made = [client.create_secret(key, "v", "", PROD) for key in ("TWICE_A", "TWICE_A", "TWICE_A", "TWICE_B", "TWICE_B")]
+    with pytest.raises(AmbiguousError) as info:
+        secrets_dict(client, projects=[PROD], patterns=["TWICE_*"])
+    message = str(info.value)
+    assert "key 'TWICE_A' is held by several secrets" in message and "key 'TWICE_B'" in message
+    assert all(secret.id in message for secret in made)
+    assert secrets_dict(client, projects=[PROD], patterns=["TWICE_A"], on_duplicate="last")["TWICE_A"].id == made[2].id
+    assert secrets_dict(client, projects=[PROD], patterns=["TWICE_A"], on_duplicate="first")["TWICE_A"].id == made[0].id
+    with pytest.raises(AmbiguousError) as info:
+        find_secrets(client, ["TWICE_B"])
+    assert made[3].id in str(info.value) and made[4].id in str(info.value)

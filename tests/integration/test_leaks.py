@@ -50,7 +50,7 @@ def world(vectors_seed, vectors, tmp_path_factory):
         org_key_b64, login_jwt = leakcheck.login_org_key(emu.info["identity_url"], token)
         client = connect({"access_token": token, "server_url": emu.info["server_url"], "use_state_file": False})
         w = World()
-        w.emu, w.token, w.org_key_b64, w.login_jwt = emu, token, org_key_b64, login_jwt
+        w.emu, w.token, w.org_key_b64, w.login_jwt, w.client = emu, token, org_key_b64, login_jwt, client
         w.marker = str(tmp_path_factory.mktemp("injection") / "pwned")
         w.values = {
             "canary": "canary-%s" % tag,
@@ -156,11 +156,25 @@ def test_lookups_success_and_error_paths_at_vvvv(leak_runner, world, vectors, ex
 def test_modules_success_and_error_paths_at_vvvv(leak_runner, world, vectors, expected):
     extra = _extra(world, expected)
     result = leak_runner.run(LEAKS / "modules.yml", extra, verbosity=4)
-    _check(result, world, vectors, extra, leak_runner.state_dir, rescued=9, printed=[extra["module_printed"]])
+    _check(result, world, vectors, extra, leak_runner.state_dir, rescued=12, printed=[extra["module_printed"]])
     if '"invocation"' in result.stdout:  # ansible-core up to 2.20 shows module arguments at -vvvv:
         # the value and token parameters are no_log, so Ansible shows its placeholder instead
         assert result.stdout.count("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER") >= 5
     assert "+value: (hidden, changed)" in result.stdout  # the diff says a value changed, not what it is
+
+
+def test_a_key_shaped_like_a_token_is_never_shown(leak_runner, world, vectors, expected):
+    """A secret stored under a token-shaped key: lookup errors and warnings name it unshown."""
+    extra = _extra(world, expected)
+    project = world.client.create_project("Token named %s" % uuid.uuid4().hex[:8])
+    secret = world.client.create_secret(extra["wrong_secret_token"], "v", "", project.id)
+    try:
+        result = leak_runner.run(LEAKS / "token_named.yml", dict(extra, token_project=project.name), verbosity=4)
+    finally:
+        world.client.delete_secrets([secret.id])
+        world.client.delete_projects([project.id])
+    _check(result, world, vectors, extra, leak_runner.state_dir, rescued=1)
+    assert "left out, as on_invalid_name=skip says" in " ".join(result.stdout.split())
 
 
 def test_faults_at_vvvv(leak_runner, world, vectors, expected, make_tls_emulator, tmp_path, untrusted_ca):
