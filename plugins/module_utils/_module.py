@@ -27,7 +27,7 @@ from ._resolve import SecretIndex
 from ._resolve import match_project as resolve_project
 from ._state import CREATE_LOCK_SUFFIX, LOCK_TIMEOUT, ensure_dir, file_lock, state_file_path
 from ._task_answers import answer_files
-from ._token import looks_like_token, scrub_tokens
+from ._token import misplaced_token, scrub_tokens, token_shaped
 from ._task_answers import discard as discard_task_answers
 
 INSTALL_HINT = "pip install cryptography"
@@ -53,8 +53,7 @@ class BWSModule(AnsibleModule):
         super(BWSModule, self).__init__(argument_spec=spec, **kwargs)
         shaped = self._token_shaped()
         if shaped:  # masked in the result (invocation included) too, as a no_log value
-            self.fail_json(msg="%s looks like an access token (not shown): the token goes in access_token (or "
-                               "BWS_ACCESS_TOKEN)" % shaped)
+            self.fail_json(msg=misplaced_token(shaped))
         if self._structured:
             name, kind = self._structured[0]
             self.fail_json(msg="%s must be text, not a %s: pass a dictionary or list through to_json to store it as "
@@ -85,11 +84,9 @@ class BWSModule(AnsibleModule):
         for name, entry in sorted(self.argument_spec.items()):
             if name in ("access_token", "value") or entry.get("no_log"):
                 continue
-            value = self.params.get(name)
-            for item in value if isinstance(value, list) else [value]:
-                if looks_like_token(item):
-                    self.no_log_values.add(item)
-                    found = found or name
+            shaped = token_shaped(self.params.get(name))
+            self.no_log_values.update(shaped)
+            found = found or (name if shaped else None)
         return found
 
     def warn(self, warning, **kwargs):

@@ -45,6 +45,16 @@ def scrub_tokens(text):
     return text
 
 
+def token_shaped(value) -> list:
+    """The items of ``value`` (a list, or one value) that look like an access token."""
+    return [item for item in (value if isinstance(value, list) else [value]) if looks_like_token(item)]
+
+
+def misplaced_token(what) -> str:
+    """The message for an option (``what``) given something shaped like the access token."""
+    return "%s looks like an access token (not shown): the token goes in access_token (or BWS_ACCESS_TOKEN)" % what
+
+
 def looks_like_token(text) -> bool:
     """Whether ``text`` holds something shaped like an access token (never to be echoed)."""
     return isinstance(text, str) and _TOKEN_SHAPE.search(text) is not None

@@ -21,8 +21,8 @@ from ansible_collections.bws.secrets.plugins.module_utils._errors import (Ambigu
 from ansible_collections.bws.secrets.plugins.module_utils._models import Secret
 from ansible_collections.bws.secrets.plugins.module_utils._state import StateFile, state_file_path
 from ansible_collections.bws.secrets.plugins.module_utils._task_answers import TaskAnswers
-from ansible_collections.bws.secrets.plugins.module_utils._token import (ClientToken, kind_of, looks_like_token,
-                                                                         scrub_tokens)
+from ansible_collections.bws.secrets.plugins.module_utils._token import (ClientToken, kind_of, misplaced_token,
+                                                                         scrub_tokens, token_shaped)
 from ansible_collections.bws.secrets.plugins.plugin_utils._worker import current_task, freeze_inherited
 
 # The client (_options, _auth, _api, _http), the cache and the resolution are imported when a
@@ -102,15 +102,12 @@ class BWSLookupBase(LookupBase):
         """Refuse a term, project or key pattern shaped like an access token without echoing it:
         every message naming what was not found would show it (the token given as a term, as
         some lookups take it)."""
-        given = [("a term", term) for term in terms or []]
-        for option in ("project", "keys"):
-            if option in definitions:
-                value = self.option(option)  # templated: a value from vars arrives untemplated
-                given += [(option, item) for item in (value if isinstance(value, list) else [value])]
+        given = [("a term", list(terms or []))] + [
+            (option, self.option(option))  # templated: a value from vars arrives untemplated
+            for option in ("project", "keys") if option in definitions]
         for what, value in given:
-            if looks_like_token(value):
-                raise AnsibleLookupError("%s: %s looks like an access token (not shown); the token goes in "
-                                         "access_token (or BWS_ACCESS_TOKEN, bws_access_token)" % (self._name(), what))
+            if token_shaped(value):
+                raise AnsibleLookupError("%s: %s" % (self._name(), misplaced_token(what)))
 
     def _name(self):
         return getattr(self, "ansible_name", None) or getattr(self, "_load_name", None) or type(self).__name__
